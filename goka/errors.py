@@ -1,0 +1,153 @@
+"""Exception classes of goka. Messages name group, topic, partition, offset and key."""
+from __future__ import annotations
+
+__all__ = [
+    "GokaError",
+    "GroupError",
+    "UndeclaredTopicError",
+    "CodecError",
+    "ProcessingError",
+    "CopartitionError",
+    "ProcessorStoppedError",
+    "EmitterClosedError",
+    "VisitAbortedError",
+    "NotRecoveredError",
+    "PartitionNotHeldError",
+]
+
+
+class GokaError(Exception):
+    """Base class of every error goka raises on purpose."""
+
+
+class GroupError(GokaError, ValueError):
+    """A group graph is invalid (raised by ``define_group``)."""
+
+
+class UndeclaredTopicError(GokaError):
+    """``ctx.emit`` / ``ctx.join`` / ``ctx.lookup`` / ``ctx.loopback`` named an edge the group does not declare."""
+
+
+def _where(
+    group: str | None = None,
+    topic: str | None = None,
+    partition: int | None = None,
+    offset: int | None = None,
+    key: str | bytes | None = None,
+) -> str:
+    parts = []
+    if group is not None:
+        parts.append(f"group={group!r}")
+    if topic is not None:
+        parts.append(f"topic={topic!r}")
+    if partition is not None:
+        parts.append(f"partition={partition}")
+    if offset is not None:
+        parts.append(f"offset={offset}")
+    if key is not None:
+        parts.append(f"key={key!r}")
+    return ", ".join(parts)
+
+
+class CodecError(GokaError):
+    """A codec could not encode or decode a value.
+
+    Attributes name where it happened; any of them may be ``None`` when unknown
+    (e.g. a codec used outside a processor).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        codec: object = None,
+        topic: str | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+        key: str | bytes | None = None,
+        group: str | None = None,
+    ) -> None:
+        self.reason = message
+        self.codec = codec
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.key = key
+        self.group = group
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        codec = f"{type(self.codec).__name__}" if self.codec is not None else "codec"
+        where = _where(self.group, self.topic, self.partition, self.offset, self.key)
+        return f"{codec}: {self.reason}" + (f" ({where})" if where else "")
+
+    def located(
+        self,
+        *,
+        topic: str | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+        key: str | bytes | None = None,
+        group: str | None = None,
+    ) -> CodecError:
+        """A copy of this error with the missing location fields filled in."""
+        err = CodecError(
+            self.reason,
+            codec=self.codec,
+            topic=self.topic if self.topic is not None else topic,
+            partition=self.partition if self.partition is not None else partition,
+            offset=self.offset if self.offset is not None else offset,
+            key=self.key if self.key is not None else key,
+            group=self.group if self.group is not None else group,
+        )
+        err.__cause__ = self.__cause__
+        return err
+
+
+class ProcessingError(GokaError):
+    """A callback failed (exception, ``ctx.fail``, bad emit); the processor stops.
+
+    The original exception is ``__cause__``; the message is not committed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        group: str | None = None,
+        topic: str | None = None,
+        partition: int | None = None,
+        offset: int | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.group = group
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.key = key
+        where = _where(group, topic, partition, offset, key)
+        super().__init__(f"error processing message ({where}): {message}")
+
+
+class CopartitionError(GokaError):
+    """Inputs, joins, loop and table of a group do not have equal, gap-free partition counts."""
+
+
+class ProcessorStoppedError(GokaError):
+    """A processor (or view) that was stopped or failed cannot be run again."""
+
+
+class EmitterClosedError(GokaError):
+    """An emit after ``Emitter.finish()``."""
+
+
+class VisitAbortedError(GokaError):
+    """``visit_all`` was interrupted by a rebalance or shutdown."""
+
+
+class NotRecoveredError(GokaError):
+    """A view or processor table was read before it was started/recovered."""
+
+
+class PartitionNotHeldError(GokaError):
+    """``Processor.get`` for a key whose partition this instance does not hold."""

@@ -1,0 +1,62 @@
+"""Local table storage: one store per (topic, partition).
+
+A *builder* opens stores: ``builder.open(topic, partition) -> Storage``.
+Keys and values are bytes (keys are the UTF-8 of goka's string keys); the table
+offset (offset of the last applied table record) is kept outside the keyspace.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Storage", "StorageBuilder"]
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """One topic-partition of a table. Safe for many reader threads and one writer."""
+
+    def get(self, key: bytes) -> bytes | None:
+        """The value stored for ``key``, or ``None``."""
+
+    def has(self, key: bytes) -> bool:
+        """Whether ``key`` is stored."""
+
+    def set(self, key: bytes, value: bytes) -> None:
+        """Store ``value`` under ``key``."""
+
+    def delete(self, key: bytes) -> None:
+        """Remove ``key`` (no error if absent)."""
+
+    def write_batch(
+        self, writes: Iterable[tuple[bytes, bytes | None]], offset: int | None = None
+    ) -> None:
+        """Apply ``writes`` in order (``None`` value = delete) and, if given, store
+        ``offset`` as the table offset -- all in one transaction."""
+
+    def get_offset(self) -> int | None:
+        """The stored table offset, or ``None`` if never set."""
+
+    def set_offset(self, offset: int) -> None:
+        """Store the table offset."""
+
+    def items(
+        self,
+        prefix: bytes | None = None,
+        start: bytes | None = None,
+        end: bytes | None = None,
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Key-value pairs in ascending key-byte order: all, those starting with
+        ``prefix``, or those in ``[start, end)`` (either bound may be omitted)."""
+
+    def clear(self) -> None:
+        """Drop every value and the table offset."""
+
+    def close(self) -> None:
+        """Release resources; the store must not be used afterwards."""
+
+
+class StorageBuilder(Protocol):
+    """Opens the store of one topic-partition."""
+
+    def open(self, topic: str, partition: int) -> Storage: ...
