@@ -1,0 +1,100 @@
+"""goka for Python: stateful stream processing on Apache Kafka, after Go's Goka.
+
+- **Emitters** put key-value events into Kafka topics.
+- **Processors** run Python callbacks for the messages of a consumer group's input
+  partitions; each callback may read and write the **group table** for the message's
+  key (kept in LMDB locally and in the compacted ``<group>-table`` topic), emit to
+  declared outputs, loop back under another key, join co-partitioned tables and look up
+  any table.
+- **Views** are read-only local replicas of a table.
+- :mod:`goka.tester` runs processors in memory for unit tests.
+
+Kafka is the distributed engine: start more processor instances in the same group to
+spread the partitions over more processes and machines.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from goka import codec, hash
+from goka.context import Context
+from goka.emitter import Emitter
+from goka.errors import (
+    CodecError,
+    CopartitionError,
+    EmitterClosedError,
+    GokaError,
+    GroupError,
+    NotRecoveredError,
+    PartitionNotHeldError,
+    ProcessingError,
+    ProcessorStoppedError,
+    UndeclaredTopicError,
+    VisitAbortedError,
+)
+from goka.graph import (
+    GroupGraph,
+    Input,
+    Inputs,
+    Join,
+    Lookup,
+    Loop,
+    Output,
+    Persist,
+    Visitor,
+    define_group,
+    group_loop,
+    group_table,
+)
+from goka.options import NilHandling, Offset
+from goka.processor import Processor
+from goka.view import View
+
+if TYPE_CHECKING:
+    from goka.cluster import EmbeddedCluster
+
+__version__ = "0.1.0"
+
+__all__ = (
+    "CodecError",
+    "Context",
+    "CopartitionError",
+    "EmbeddedCluster",
+    "Emitter",
+    "EmitterClosedError",
+    "GokaError",
+    "GroupError",
+    "GroupGraph",
+    "Input",
+    "Inputs",
+    "Join",
+    "Lookup",
+    "Loop",
+    "NilHandling",
+    "NotRecoveredError",
+    "Offset",
+    "Output",
+    "PartitionNotHeldError",
+    "Persist",
+    "ProcessingError",
+    "Processor",
+    "ProcessorStoppedError",
+    "UndeclaredTopicError",
+    "View",
+    "VisitAbortedError",
+    "Visitor",
+    "codec",
+    "define_group",
+    "group_loop",
+    "group_table",
+    "hash",
+)
+
+
+def __getattr__(name: str) -> Any:
+    # EmbeddedCluster loads librdkafka's mock cluster; import it only when asked for.
+    if name == "EmbeddedCluster":
+        from goka.cluster import EmbeddedCluster
+
+        return EmbeddedCluster
+    raise AttributeError(f"module 'goka' has no attribute {name!r}")

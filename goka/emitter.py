@@ -1,0 +1,92 @@
+"""``goka.Emitter``: puts key-value events into one topic, partitioned like Go Goka."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import Future
+from types import TracebackType
+from typing import Any
+
+from goka.errors import CodecError, EmitterClosedError
+from goka.hash import Hasher
+from goka.hash import goka as goka_hash
+
+__all__ = ["Emitter"]
+
+
+class Emitter:
+    """Emits to ``topic``: values encoded with ``codec``, keys hashed with ``hasher``.
+
+    ``emit`` returns a future resolved with the record's offset once the broker
+    acknowledged it; ``finish()`` flushes and closes.
+    """
+
+    def __init__(
+        self,
+        brokers: Any,
+        topic: str,
+        codec: Any,
+        *,
+        hasher: Hasher = goka_hash,
+        default_headers: Mapping[str, bytes | str] | None = None,
+        producer_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(topic, str) or not topic:
+            raise ValueError(f"topic must be a non-empty string, got {topic!r}")
+        self.topic = topic
+        self.codec = codec
+        self.hasher = hasher
+        self.default_headers = dict(default_headers or {})
+        self.producer_config = dict(producer_config or {})
+        self._closed = False
+        factory = getattr(brokers, "_emitter_backend", None)
+        if factory is not None:
+            self._backend = factory(self)
+        else:
+            from goka.kafka_emitter import KafkaEmitter
+
+            self._backend = KafkaEmitter(self, brokers)
+
+    def _headers(self, headers: Mapping[str, bytes | str] | None) -> dict[str, bytes | str] | None:
+        if not self.default_headers:
+            return dict(headers) if headers else None
+        merged = dict(self.default_headers)
+        if headers:
+            merged.update(headers)
+        return merged
+
+    def emit(self, key: str, value: Any, headers: Mapping[str, bytes | str] | None = None) -> Future[int]:
+        """Emit ``value`` under ``key`` (``None`` emits a tombstone)."""
+        if self._closed:
+            fut: Future[int] = Future()
+            fut.set_exception(EmitterClosedError(f"emitter of topic {self.topic!r} is finished"))
+            return fut
+        if value is None:
+            data = None
+        else:
+            try:
+                data = self.codec.encode(value)
+            except CodecError as exc:
+                raise exc.located(topic=self.topic, key=key) from exc.__cause__
+            except Exception as exc:
+                raise CodecError(f"cannot encode {type(value).__name__} value: {exc}", codec=self.codec,
+                                 topic=self.topic, key=key) from exc
+        kbytes = key.encode("utf-8", "surrogateescape") if isinstance(key, str) else bytes(key)
+        return self._backend.emit(kbytes, data, self._headers(headers))  # type: ignore[no-any-return]
+
+    def emit_sync(self, key: str, value: Any, headers: Mapping[str, bytes | str] | None = None,
+                  timeout: float | None = 30.0) -> int:
+        """Emit and wait for the acknowledgement; returns the record's offset."""
+        return self.emit(key, value, headers).result(timeout)
+
+    def finish(self) -> None:
+        """Flush pending emits and close; later emits fail with ``EmitterClosedError``."""
+        if not self._closed:
+            self._closed = True
+            self._backend.finish()
+
+    def __enter__(self) -> Emitter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.finish()

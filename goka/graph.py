@@ -1,0 +1,328 @@
+"""The group graph: which topics a processor group consumes, emits, joins and persists.
+
+``define_group(name, *edges)`` builds a :class:`GroupGraph` and validates it eagerly,
+raising :class:`goka.GroupError` with a message naming the problem.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, NewType
+
+from goka.errors import GroupError
+
+__all__ = [
+    "Stream",
+    "Table",
+    "Group",
+    "Edge",
+    "Input",
+    "Inputs",
+    "Output",
+    "Loop",
+    "Join",
+    "Lookup",
+    "Persist",
+    "Visitor",
+    "GroupGraph",
+    "define_group",
+    "group_table",
+    "group_loop",
+    "TABLE_SUFFIX",
+    "LOOP_SUFFIX",
+]
+
+Stream = NewType("Stream", str)
+Table = NewType("Table", str)
+Group = NewType("Group", str)
+
+TABLE_SUFFIX = "-table"
+LOOP_SUFFIX = "-loop"
+
+#: ``callback(ctx, msg)``; ctx is a :class:`goka.Context`
+Callback = Callable[[Any, Any], None]
+
+
+def group_table(group: str) -> str:
+    """The table topic of ``group``: ``"<group>-table"``."""
+    return group + TABLE_SUFFIX
+
+
+def group_loop(group: str) -> str:
+    """The loopback topic of ``group``: ``"<group>-loop"``."""
+    return group + LOOP_SUFFIX
+
+
+def _check_codec(codec: object, edge: str) -> None:
+    if not (callable(getattr(codec, "encode", None)) and callable(getattr(codec, "decode", None))):
+        raise GroupError(f"{edge}: codec {codec!r} has no encode()/decode() methods")
+
+
+def _check_callback(callback: object, edge: str) -> None:
+    if not callable(callback):
+        raise GroupError(f"{edge}: callback {callback!r} is not callable")
+
+
+def _check_topic(topic: object, edge: str) -> None:
+    if not isinstance(topic, str) or not topic:
+        raise GroupError(f"{edge}: topic must be a non-empty string, got {topic!r}")
+
+
+class Edge:
+    """Base of every edge; ``topic`` is empty for edges whose topic derives from the group."""
+
+    __slots__ = ("topic", "codec")
+
+    def __init__(self, topic: str, codec: Any) -> None:
+        self.topic = topic
+        self.codec = codec
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.topic!r}, {self.codec!r})"
+
+
+class Input(Edge):
+    """Consume ``topic`` (co-partitioned) and call ``callback(ctx, msg)`` per message."""
+
+    __slots__ = ("callback",)
+
+    def __init__(self, topic: str, codec: Any, callback: Callback) -> None:
+        _check_topic(topic, "Input")
+        _check_codec(codec, f"Input({topic!r})")
+        _check_callback(callback, f"Input({topic!r})")
+        super().__init__(topic, codec)
+        self.callback = callback
+
+
+class Inputs:
+    """Several input topics sharing one codec and one callback."""
+
+    __slots__ = ("inputs",)
+
+    def __init__(self, topics: Iterable[str], codec: Any, callback: Callback) -> None:
+        topics = list(topics)
+        if not topics:
+            raise GroupError("Inputs: needs at least one topic")
+        self.inputs = [Input(t, codec, callback) for t in topics]
+
+    def __repr__(self) -> str:
+        return f"Inputs({[i.topic for i in self.inputs]!r})"
+
+
+class Output(Edge):
+    """Declare ``topic`` as a target of ``ctx.emit``."""
+
+    __slots__ = ()
+
+    def __init__(self, topic: str, codec: Any) -> None:
+        _check_topic(topic, "Output")
+        _check_codec(codec, f"Output({topic!r})")
+        super().__init__(topic, codec)
+
+
+class Loop(Edge):
+    """The group's loopback stream ``<group>-loop``, fed by ``ctx.loopback``."""
+
+    __slots__ = ("callback",)
+
+    def __init__(self, codec: Any, callback: Callback) -> None:
+        _check_codec(codec, "Loop")
+        _check_callback(callback, "Loop")
+        super().__init__("", codec)
+        self.callback = callback
+
+    def __repr__(self) -> str:
+        return f"Loop({self.codec!r})"
+
+
+class Join(Edge):
+    """A co-partitioned table read with ``ctx.join(table)`` for the current key."""
+
+    __slots__ = ()
+
+    def __init__(self, table: str, codec: Any) -> None:
+        _check_topic(table, "Join")
+        _check_codec(codec, f"Join({table!r})")
+        super().__init__(table, codec)
+
+
+class Lookup(Edge):
+    """A table of any partitioning, read with ``ctx.lookup(table, key)`` (served by a view)."""
+
+    __slots__ = ()
+
+    def __init__(self, table: str, codec: Any) -> None:
+        _check_topic(table, "Lookup")
+        _check_codec(codec, f"Lookup({table!r})")
+        super().__init__(table, codec)
+
+
+class Persist(Edge):
+    """The group table ``<group>-table`` with values encoded by ``codec``."""
+
+    __slots__ = ()
+
+    def __init__(self, codec: Any) -> None:
+        _check_codec(codec, "Persist")
+        super().__init__("", codec)
+
+    def __repr__(self) -> str:
+        return f"Persist({self.codec!r})"
+
+
+class Visitor:
+    """A named callback run for every key of the table by ``Processor.visit_all``."""
+
+    __slots__ = ("name", "callback")
+
+    def __init__(self, name: str, callback: Callback) -> None:
+        if not isinstance(name, str) or not name:
+            raise GroupError(f"Visitor: name must be a non-empty string, got {name!r}")
+        _check_callback(callback, f"Visitor({name!r})")
+        self.name = name
+        self.callback = callback
+
+    def __repr__(self) -> str:
+        return f"Visitor({self.name!r})"
+
+
+class GroupGraph:
+    """A validated group definition. Build it with :func:`define_group`."""
+
+    def __init__(
+        self,
+        group: str,
+        inputs: list[Input],
+        outputs: dict[str, Output],
+        loop: Loop | None,
+        joins: dict[str, Join],
+        lookups: dict[str, Lookup],
+        persist: Persist | None,
+        visitors: dict[str, Visitor],
+    ) -> None:
+        self.group = group
+        self.inputs = inputs
+        self.outputs = outputs
+        self.loop = loop
+        self.joins = joins
+        self.lookups = lookups
+        self.persist = persist
+        self.visitors = visitors
+        self.table_topic = group_table(group)
+        self.loop_topic = group_loop(group)
+
+    @property
+    def input_topics(self) -> list[str]:
+        """The input streams, in declaration order (without the loop topic)."""
+        return [i.topic for i in self.inputs]
+
+    @property
+    def consumed_topics(self) -> list[str]:
+        """What the consumer group subscribes to: inputs, then the loop topic."""
+        topics = self.input_topics
+        if self.loop is not None:
+            topics.append(self.loop_topic)
+        return topics
+
+    @property
+    def copartitioned_topics(self) -> list[str]:
+        """Inputs and joined tables: they must have equal, gap-free partition counts."""
+        return self.input_topics + list(self.joins)
+
+    def codecs(self) -> dict[str, Any]:
+        """Every topic this group touches, with its codec."""
+        out: dict[str, Any] = {}
+        for i in self.inputs:
+            out[i.topic] = i.codec
+        for topic, edge in {**self.outputs, **self.joins, **self.lookups}.items():
+            out[topic] = edge.codec
+        if self.loop is not None:
+            out[self.loop_topic] = self.loop.codec
+        if self.persist is not None:
+            out[self.table_topic] = self.persist.codec
+        return out
+
+    def __repr__(self) -> str:
+        edges: list[object] = [*self.inputs, *self.outputs.values(), *self.joins.values(),
+                               *self.lookups.values(), *self.visitors.values()]
+        if self.loop is not None:
+            edges.append(self.loop)
+        if self.persist is not None:
+            edges.append(self.persist)
+        return f"define_group({self.group!r}, {', '.join(map(repr, edges))})"
+
+
+def define_group(group: str, *edges: Edge | Inputs | Visitor) -> GroupGraph:
+    """Define and validate the processor group ``group``.
+
+    Raises :class:`goka.GroupError` if the group has no input, a topic is consumed twice,
+    there are two loops or two persists, a visitor has no persist, or an edge names the
+    group's own table or loop topic.
+    """
+    if not isinstance(group, str) or not group:
+        raise GroupError(f"group name must be a non-empty string, got {group!r}")
+    inputs: list[Input] = []
+    outputs: dict[str, Output] = {}
+    joins: dict[str, Join] = {}
+    lookups: dict[str, Lookup] = {}
+    visitors: dict[str, Visitor] = {}
+    loops: list[Loop] = []
+    persists: list[Persist] = []
+    table, loop_topic = group_table(group), group_loop(group)
+
+    flat: list[Edge | Visitor] = []
+    for edge in edges:
+        flat.extend(edge.inputs if isinstance(edge, Inputs) else [edge])
+
+    consumed: set[str] = set()
+    for edge in flat:
+        if isinstance(edge, (Input, Output, Join, Lookup)) and edge.topic in (table, loop_topic):
+            hint = "Persist" if edge.topic == table else "Loop"
+            raise GroupError(
+                f"group {group!r}: {type(edge).__name__} names the group's own topic "
+                f"{edge.topic!r}; use {hint} instead"
+            )
+        if isinstance(edge, (Input, Join, Lookup)):
+            if edge.topic in consumed:
+                raise GroupError(f"group {group!r}: topic {edge.topic!r} is consumed twice")
+            consumed.add(edge.topic)
+        if isinstance(edge, Input):
+            inputs.append(edge)
+        elif isinstance(edge, Output):
+            if edge.topic in outputs and outputs[edge.topic].codec != edge.codec:
+                raise GroupError(
+                    f"group {group!r}: output {edge.topic!r} declared twice with different codecs"
+                )
+            outputs[edge.topic] = edge
+        elif isinstance(edge, Join):
+            joins[edge.topic] = edge
+        elif isinstance(edge, Lookup):
+            lookups[edge.topic] = edge
+        elif isinstance(edge, Loop):
+            loops.append(edge)
+        elif isinstance(edge, Persist):
+            persists.append(edge)
+        elif isinstance(edge, Visitor):
+            if edge.name in visitors:
+                raise GroupError(f"group {group!r}: visitor {edge.name!r} defined twice")
+            visitors[edge.name] = edge
+        else:
+            raise GroupError(f"group {group!r}: {edge!r} is not an edge")
+
+    if not inputs:
+        raise GroupError(f"group {group!r}: no input stream (add an Input or Inputs edge)")
+    if len(loops) > 1:
+        raise GroupError(f"group {group!r}: more than one Loop edge")
+    if len(persists) > 1:
+        raise GroupError(f"group {group!r}: more than one Persist edge")
+    if visitors and not persists:
+        raise GroupError(f"group {group!r}: visitors {sorted(visitors)} need a Persist edge")
+    return GroupGraph(
+        group,
+        inputs,
+        outputs,
+        loops[0] if loops else None,
+        joins,
+        lookups,
+        persists[0] if persists else None,
+        visitors,
+    )

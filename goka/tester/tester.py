@@ -1,0 +1,384 @@
+"""``goka.tester.Tester``: run processors, views and emitters in memory, synchronously.
+
+The model is Go Goka's tester: every topic has exactly one partition (an in-memory
+queue, offset = index), and every table topic has one in-memory storage shared by all
+processors and views that use it. ``consume`` appends a message and returns only after
+every processor has processed everything it caused (loopbacks, emits to topics other
+processors consume, table updates seen by joins and views).
+
+Processors, views and emitters are attached by passing the tester as ``brokers``::
+
+    tt = Tester()
+    p = goka.Processor(tt, group)
+    tt.consume("clicks", "user-1", "click")
+    assert tt.table_value("counter-table", "user-1") == 1
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
+
+from goka._core.dispatch import Dispatcher
+from goka.errors import GokaError, ProcessingError, ProcessorStoppedError, UndeclaredTopicError
+from goka.storage import Storage
+from goka.storage.memory import MemoryStorage
+from goka.tester.queue import Queue, QueueTracker, Record
+
+if TYPE_CHECKING:
+    from goka.emitter import Emitter
+    from goka.graph import GroupGraph
+    from goka.processor import Processor
+    from goka.view import View
+
+__all__ = ["Tester", "TesterError"]
+
+
+class TesterError(GokaError):
+    """Misuse of the tester (unknown topic, conflicting codecs, ...)."""
+
+
+def _encode_headers(headers: Any) -> dict[str, bytes] | None:
+    if not headers:
+        return None
+    items = headers.items() if hasattr(headers, "items") else headers
+    return {k: (v.encode() if isinstance(v, str) else bytes(v)) for k, v in items}
+
+
+def _key_bytes(key: str | bytes) -> bytes:
+    return key.encode("utf-8", "surrogateescape") if isinstance(key, str) else bytes(key)
+
+
+class Tester:
+    """An in-memory, single-partition stand-in for Kafka, for users' unit tests."""
+
+    def __init__(self) -> None:
+        self._queues: dict[str, Queue] = {}
+        self._codecs: dict[str, Any] = {}
+        self._storages: dict[str, Storage] = {}
+        self._tables: set[str] = set()
+        self._subscribers: dict[str, list[_TesterProcessor]] = {}
+        self._pending: deque[tuple[str, int]] = deque()
+        self._errors: list[BaseException] = []
+        self._draining = False
+
+    # -- registration (called by Processor/View/Emitter constructors) --------------------
+    def _register_codec(self, topic: str, codec: Any) -> None:
+        known = self._codecs.get(topic)
+        if known is None:
+            self._codecs[topic] = codec
+        elif type(known) is not type(codec):
+            raise TesterError(
+                f"topic {topic!r} registered with two codec types: {known!r} and {codec!r}"
+            )
+
+    def _register_table(self, topic: str, codec: Any) -> Storage:
+        self._register_codec(topic, codec)
+        self._tables.add(topic)
+        return self._storage(topic)
+
+    def _processor_backend(self, processor: Processor) -> _TesterProcessor:
+        return _TesterProcessor(self, processor)
+
+    def _view_backend(self, view: View) -> _TesterView:
+        return _TesterView(self, view)
+
+    def _emitter_backend(self, emitter: Emitter) -> _TesterEmitter:
+        return _TesterEmitter(self, emitter)
+
+    # -- topics -------------------------------------------------------------------------
+    def _queue(self, topic: str) -> Queue:
+        queue = self._queues.get(topic)
+        if queue is None:
+            queue = self._queues[topic] = Queue(topic)
+        return queue
+
+    def _codec(self, topic: str) -> Any:
+        codec = self._codecs.get(topic)
+        if codec is None:
+            raise TesterError(
+                f"no processor, view or emitter declares topic {topic!r}: its codec is unknown"
+            )
+        return codec
+
+    def _storage(self, topic: str) -> Storage:
+        storage = self._storages.get(topic)
+        if storage is None:
+            storage = self._storages[topic] = MemoryStorage()
+        return storage
+
+    def _append(self, topic: str, key: bytes, value: bytes | None, headers: Any,
+                timestamp_ms: int | None = None) -> int:
+        if timestamp_ms is None:
+            timestamp_ms = int(time.time() * 1000)
+        offset = self._queue(topic).append(Record(key, value, _encode_headers(headers), timestamp_ms))
+        if topic in self._tables:  # table topics update the shared storage (DefaultUpdate)
+            storage = self._storage(topic)
+            if value is None:
+                storage.delete(key)
+            else:
+                storage.set(key, value)
+        if topic in self._subscribers:
+            self._pending.append((topic, offset))
+        return offset
+
+    def _drain(self) -> None:
+        """Deliver every pending message to its subscribers, including cascades, then raise
+        the first processing error, if any."""
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            while self._pending:
+                topic, offset = self._pending.popleft()
+                record = self._queues[topic].records[offset]
+                for proc in list(self._subscribers.get(topic, ())):
+                    proc._deliver(topic, offset, record)
+        finally:
+            self._draining = False
+        if self._errors:
+            err = self._errors[0]
+            self._errors.clear()
+            raise err
+
+    def _fail(self, proc: _TesterProcessor, exc: BaseException) -> None:
+        proc.error = exc
+        for subs in self._subscribers.values():
+            if proc in subs:
+                subs.remove(proc)
+        self._errors.append(exc)
+
+    # -- public API -----------------------------------------------------------------------
+    def consume(self, topic: str, key: str | bytes, value: Any, headers: Any = None,
+                timestamp: Any = None) -> None:
+        """Write ``value`` (encoded with the topic's codec; ``None`` = tombstone) to ``topic``
+        and return after every processor has processed it and all it caused.
+
+        Raises the error a processor failed with (``ProcessingError``, ``CodecError``).
+        ``timestamp`` is a ``datetime`` or epoch milliseconds (default: now).
+        """
+        data = None if value is None else self._codec(topic).encode(value)
+        self.consume_raw(topic, key, data, headers=headers, timestamp=timestamp)
+
+    def consume_raw(self, topic: str, key: str | bytes, data: bytes | None, headers: Any = None,
+                    timestamp: Any = None) -> None:
+        """Like :meth:`consume`, with the value already encoded (or ``None``)."""
+        if timestamp is not None and not isinstance(timestamp, int):
+            timestamp = int(timestamp.timestamp() * 1000)
+        self._append(topic, _key_bytes(key), data, headers, timestamp)
+        self._drain()
+
+    def catchup(self) -> None:
+        """Process everything still pending."""
+        self._drain()
+
+    def table_value(self, table: str, key: str) -> Any:
+        """The decoded value of ``key`` in ``table``, or ``None``."""
+        data = self._storage(table).get(_key_bytes(key))
+        return None if data is None else self._codec(table).decode(data)
+
+    def set_table_value(self, table: str, key: str, value: Any) -> None:
+        """Store ``value`` for ``key`` in ``table`` directly (nothing is produced)."""
+        self._storage(table).set(_key_bytes(key), self._codec(table).encode(value))
+
+    def get_table_keys(self, table: str) -> list[str]:
+        """The keys stored in ``table``, sorted."""
+        return [k.decode("utf-8", "surrogateescape") for k, _ in self._storage(table).items()]
+
+    def clear_values(self) -> None:
+        """Delete every stored table value (queues are kept)."""
+        for storage in self._storages.values():
+            storage.clear()
+
+    def queue_tracker(self, topic: str, codec: Any = None) -> QueueTracker:
+        """A tracker reading what is written to ``topic`` from now on."""
+        return QueueTracker(self, topic, codec)
+
+
+class _TesterSink:
+    """Records a processor's output into the tester's queues."""
+
+    __slots__ = ("tester", "proc")
+
+    def __init__(self, tester: Tester, proc: _TesterProcessor) -> None:
+        self.tester = tester
+        self.proc = proc
+
+    def emit(self, topic: str, key: bytes, value: bytes | None, headers: Any) -> None:
+        self.tester._append(topic, key, value, headers)
+
+    def defer(self) -> Callable[..., None]:
+        done_once: list[bool] = []
+
+        def done(exc: BaseException | None = None) -> None:
+            if done_once:
+                return
+            done_once.append(True)
+            if exc is not None:
+                proc = self.proc
+                self.tester._fail(proc, ProcessingError(
+                    f"deferred commit failed: {exc!r}", group=proc.graph.group))
+        return done
+
+
+class _StorageTable:
+    """The dispatcher's view of a tester table storage."""
+
+    __slots__ = ("get", "storage")
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.get = storage.get
+
+    def set(self, key: bytes, value: bytes | None) -> None:
+        if value is None:
+            self.storage.delete(key)
+        else:
+            self.storage.set(key, value)
+
+
+class _TesterProcessor:
+    """A processor's life in the tester: one partition, driven by ``Tester._drain``."""
+
+    def __init__(self, tester: Tester, processor: Processor) -> None:
+        graph: GroupGraph = processor.graph
+        self.tester = tester
+        self.graph = graph
+        self.error: BaseException | None = None
+        self.stopped = False
+        for topic, codec in graph.codecs().items():
+            if topic == graph.table_topic or topic in graph.joins or topic in graph.lookups:
+                tester._register_table(topic, codec)
+            else:
+                tester._register_codec(topic, codec)
+        table = None
+        if graph.persist is not None:
+            table = _StorageTable(tester._storage(graph.table_topic))
+        joins = {t: tester._storage(t).get for t in graph.joins}
+        lookups = {t: self._lookup_getter(t, e.codec) for t, e in graph.lookups.items()}
+        self.dispatcher = Dispatcher(graph, 0, _TesterSink(tester, self), table=table, joins=joins,
+                                     lookups=lookups, nil_handling=processor.nil_handling)
+        for topic in graph.consumed_topics:
+            tester._subscribers.setdefault(topic, []).append(self)
+
+    def _lookup_getter(self, table: str, codec: Any) -> Callable[[str], Any]:
+        storage = self.tester._storage(table)
+
+        def get(key: str) -> Any:
+            data = storage.get(_key_bytes(key))
+            return None if data is None else codec.decode(data)
+        return get
+
+    def _deliver(self, topic: str, offset: int, record: Record) -> None:
+        try:
+            self.dispatcher.process(topic, offset, record.key, record.value, record.timestamp_ms,
+                                    record.headers)
+        except Exception as exc:  # the processor stops, as it would on Kafka
+            self.tester._fail(self, exc)
+
+    # -- backend interface of goka.Processor -------------------------------------------
+    def run(self) -> None:
+        self.start()
+        if self.error is not None:
+            raise self.error
+
+    def start(self) -> None:
+        if self.stopped:
+            raise ProcessorStoppedError(f"processor of group {self.graph.group!r} was stopped; "
+                                        "create a new one")
+
+    def stop(self) -> None:
+        self.stopped = True
+        for subs in self.tester._subscribers.values():
+            if self in subs:
+                subs.remove(self)
+
+    def wait_recovered(self, timeout: float | None = None) -> bool:
+        return True
+
+    @property
+    def state(self) -> str:
+        if self.error is not None or self.stopped:
+            return "stopped"
+        return "running"
+
+    def get(self, key: str) -> Any:
+        if self.graph.persist is None:
+            raise UndeclaredTopicError(f"group {self.graph.group!r} has no Persist edge")
+        return self.tester.table_value(self.graph.table_topic, key)
+
+    def visit_all(self, name: str, value: Any) -> int:
+        if name not in self.graph.visitors:
+            raise UndeclaredTopicError(f"group {self.graph.group!r} has no visitor {name!r}")
+        keys = [k for k, _ in self.tester._storage(self.graph.table_topic).items()]
+        visited = 0
+        for key in keys:
+            try:
+                self.dispatcher.visit(name, key, value)
+            except Exception as exc:
+                self.tester._fail(self, exc)
+                break
+            visited += 1
+        self.tester._drain()
+        return visited
+
+    def stats(self) -> dict[str, Any]:
+        return {"group": self.graph.group, "state": self.state, "partitions": [0]}
+
+
+class _TesterView:
+    """A view reading the tester's shared storage of its table."""
+
+    def __init__(self, tester: Tester, view: View) -> None:
+        self.tester = tester
+        self.codec = view.codec
+        self.storage = tester._register_table(view.table, view.codec)
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def run(self) -> None: ...
+
+    def wait_recovered(self, timeout: float | None = None) -> bool:
+        return True
+
+    def recovered(self) -> bool:
+        return True
+
+    @property
+    def state(self) -> str:
+        return "running"
+
+    def get(self, key: str) -> Any:
+        data = self.storage.get(_key_bytes(key))
+        return None if data is None else self.codec.decode(data)
+
+    def has(self, key: str) -> bool:
+        return self.storage.has(_key_bytes(key))
+
+    def items(self, prefix: str | None = None, start: str | None = None,
+              end: str | None = None) -> Iterator[tuple[str, Any]]:
+        enc = (lambda s: None if s is None else _key_bytes(s))
+        for k, v in self.storage.items(enc(prefix), enc(start), enc(end)):
+            yield k.decode("utf-8", "surrogateescape"), self.codec.decode(v)
+
+
+class _TesterEmitter:
+    """An emitter appending to the tester's queue and waiting for the cascade."""
+
+    def __init__(self, tester: Tester, emitter: Emitter) -> None:
+        self.tester = tester
+        self.topic = emitter.topic
+        tester._register_codec(emitter.topic, emitter.codec)
+
+    def emit(self, key: bytes, value: bytes | None, headers: Any) -> Future[int]:
+        offset = self.tester._append(self.topic, key, value, headers)
+        self.tester._drain()
+        fut: Future[int] = Future()
+        fut.set_result(offset)
+        return fut
+
+    def finish(self) -> None: ...
