@@ -39,6 +39,8 @@ __all__ = ["Tester", "TesterError"]
 class TesterError(GokaError):
     """Misuse of the tester (unknown topic, conflicting codecs, ...)."""
 
+    __test__ = False
+
 
 def _encode_headers(headers: Any) -> dict[str, bytes] | None:
     if not headers:
@@ -53,6 +55,8 @@ def _key_bytes(key: str | bytes) -> bytes:
 
 class Tester:
     """An in-memory, single-partition stand-in for Kafka, for users' unit tests."""
+
+    __test__ = False  # not a pytest test class, though its name starts with "Test"
 
     def __init__(self) -> None:
         self._queues: dict[str, Queue] = {}
