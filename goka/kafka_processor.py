@@ -1,0 +1,447 @@
+"""The Kafka runtime behind :class:`goka.Processor`.
+
+One thread runs the loop: consume a batch from the consumer group, hand each message to
+its :class:`~goka.partition_processor.PartitionProcessor`, serve delivery reports, write
+acknowledged table generations to local storage and commit input offsets over the
+acknowledged prefix. Rebalance callbacks run in the same thread (inside ``consume``):
+on assignment a partition's table is recovered and its joined partitions caught up
+before it is processed; on revocation everything in flight is acknowledged, written
+and committed before the partition is released.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
+
+from goka._kafka.admin import TopicManager
+from goka._kafka.clients import TopicPartition, group_consumer, producer
+from goka.errors import (
+    CopartitionError,
+    PartitionNotHeldError,
+    ProcessorStoppedError,
+    UndeclaredTopicError,
+    VisitAbortedError,
+)
+from goka.hash import goka as goka_hash
+from goka.options import Offset
+from goka.partition_processor import PartitionProcessor
+from goka.partition_table import PartitionTable, TableReader
+from goka.storage import Storage
+from goka.storage.lmdb import LMDB
+
+if TYPE_CHECKING:
+    from goka.processor import Processor
+    from goka.view import View
+
+__all__ = ["KafkaProcessor", "default_path"]
+
+log = logging.getLogger("goka.processor")
+
+BATCH_SIZE = 10000
+COMMIT_INTERVAL = 1.0
+FLUSH_TIMEOUT = 60.0
+
+
+def default_path(kind: str, name: str) -> str:
+    """Default local storage directory: ``<tmp>/goka/<kind>/<name>`` (as Go Goka)."""
+    return os.path.join(tempfile.gettempdir(), "goka", kind, name)
+
+
+class KafkaProcessor:
+    """Backend of :class:`goka.Processor` on a Kafka cluster (see module docstring)."""
+
+    def __init__(self, proc: Processor, brokers: Any) -> None:
+        self.proc = proc
+        self.graph = graph = proc.graph
+        self.group = graph.group
+        self.brokers = brokers
+        self.topics = TopicManager.for_brokers(brokers)
+        self.num_partitions = self.topics.ensure_copartitioned(graph.copartitioned_topics)
+        if graph.loop is not None:
+            self.topics.ensure_stream(graph.loop_topic, self.num_partitions)
+        if graph.persist is not None:
+            self.topics.ensure_table(graph.table_topic, self.num_partitions)
+        self._partition_counts: dict[str, int] = {}
+        for topic in graph.outputs:
+            self._partition_counts[topic] = len(self.topics.partitions(topic))
+        self._partition_counts[graph.loop_topic] = self.num_partitions
+        self.storage_builder = proc.storage if proc.storage is not None else \
+            LMDB(proc.path or default_path("processor", self.group))
+        self.state = "idle"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._recovered = threading.Event()
+        self._ran = False
+        self.partitions: dict[int, PartitionProcessor] = {}
+        self._storages: dict[tuple[str, int], Storage] = {}
+        self._tables: dict[tuple[str, int], PartitionTable] = {}
+        self._visits: list[tuple[str, Any, Future[int]]] = []
+        self._visit_lock = threading.Lock()
+        self.lookups: dict[str, View] = {}
+        self.consumer: Any = None
+        self.producer: Any = None
+        self._recovery: TableReader | None = None
+        self._follower: TableReader | None = None
+
+    # -- public backend interface --------------------------------------------------------
+    def run(self) -> None:
+        if self._ran:
+            raise ProcessorStoppedError(f"processor of group {self.group!r} already ran; create a new one")
+        self._ran = True
+        restore = self._install_signals()
+        try:
+            self._run()
+        finally:
+            for sig, handler in restore.items():
+                signal.signal(sig, handler)
+        if self._error is not None:
+            raise self._error
+
+    def start(self) -> None:
+        if self._ran:
+            raise ProcessorStoppedError(f"processor of group {self.group!r} already ran; create a new one")
+        self._ran = True
+        self._thread = threading.Thread(target=self._run, name=f"goka-processor-{self.group}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def wait_recovered(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._recovered.wait(0.05):
+            if self._error is not None:
+                raise self._error
+            if self.state == "stopped":
+                return False
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+        return True
+
+    def get(self, key: str) -> Any:
+        if self.graph.persist is None:
+            raise UndeclaredTopicError(f"group {self.group!r} has no Persist edge")
+        kbytes = key.encode("utf-8", "surrogateescape")
+        partition = goka_hash(kbytes, self.num_partitions)
+        pp = self.partitions.get(partition)
+        if pp is not None:
+            data = pp.get(kbytes)
+        else:
+            storage = self._storages.get((self.graph.table_topic, partition)) if self.proc.hot_standby else None
+            if storage is None:
+                raise PartitionNotHeldError(f"group {self.group!r}: key {key!r} is in partition {partition}, "
+                                            f"which this instance does not hold")
+            data = storage.get(kbytes)
+        return None if data is None else self.graph.persist.codec.decode(data)
+
+    def visit_all(self, name: str, value: Any) -> int:
+        if name not in self.graph.visitors:
+            raise UndeclaredTopicError(f"group {self.group!r} has no visitor {name!r}")
+        if self.state not in ("running", "recovering", "starting"):
+            raise VisitAbortedError(f"processor of group {self.group!r} is {self.state}")
+        fut: Future[int] = Future()
+        with self._visit_lock:
+            self._visits.append((name, value, fut))
+        return fut.result()
+
+    def stats(self) -> dict[str, Any]:
+        parts = {}
+        for p, pp in list(self.partitions.items()):
+            entry = pp.stats()
+            table = self._tables.get((self.graph.table_topic, p))
+            if table is not None:
+                entry["table"] = table.stats()
+            parts[p] = entry
+        return {"group": self.group, "state": self.state, "partitions": parts,
+                "lookups": {t: v.state for t, v in self.lookups.items()}}
+
+    # -- the loop ------------------------------------------------------------------------
+    def _install_signals(self) -> dict[int, Any]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        restore = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            restore[sig] = signal.getsignal(sig)
+            signal.signal(sig, lambda signum, frame: self._stop.set())
+        return restore
+
+    def fail(self, exc: BaseException) -> None:
+        if self._error is None:
+            self._error = exc
+        self._stop.set()
+
+    def _run(self) -> None:
+        self.state = "starting"
+        try:
+            self._start_clients()
+            while not self._stop.is_set():
+                msgs = self.consumer.consume(BATCH_SIZE, 0.1)
+                if msgs:
+                    self._process(msgs)
+                self.producer.poll(0)
+                self._advance()
+                if self._visits:
+                    self._run_visits()
+        except BaseException as exc:
+            self.fail(exc)
+        finally:
+            self._shutdown()
+
+    def _start_clients(self) -> None:
+        proc, graph = self.proc, self.graph
+        client_id = f"goka-processor-{self.group}"
+        for table, edge in graph.lookups.items():
+            from goka.view import View
+
+            view = View(self.brokers, table, edge.codec, path=os.path.join(self.storage_root(), "lookup"),
+                        consumer_config=proc.consumer_config or None)
+            self.lookups[table] = view
+            view.start()
+        for view in self.lookups.values():
+            while not view.wait_recovered(0.1):
+                if self._stop.is_set():
+                    return
+        self.producer = producer(self.brokers, client_id=client_id, overrides=proc.producer_config)
+        self._recovery = TableReader(self.brokers, client_id=client_id + "-recovery", follow=False,
+                                     consumer_config=proc.consumer_config or None)
+        self._recovery.start()
+        if graph.joins or proc.hot_standby:
+            self._follower = TableReader(self.brokers, client_id=client_id + "-follower", follow=True,
+                                         consumer_config=proc.consumer_config or None)
+            self._follower.start()
+        if proc.recover_ahead or proc.hot_standby:
+            self._recover_ahead()
+        offset_reset = "earliest" if proc.initial_offset == Offset.OLDEST else "latest"
+        self.consumer = group_consumer(self.brokers, self.group, client_id=client_id,
+                                       auto_offset_reset=offset_reset, overrides=proc.consumer_config)
+        self.consumer.subscribe(graph.consumed_topics, on_assign=self._on_assign,
+                                on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        self._last_commit = time.monotonic()
+
+    def storage_root(self) -> str:
+        return self.proc.path or default_path("processor", self.group)
+
+    def _table(self, topic: str, partition: int) -> PartitionTable:
+        table = self._tables.get((topic, partition))
+        if table is None:
+            storage = self._storages.get((topic, partition))
+            if storage is None:
+                storage = self._storages[(topic, partition)] = self.storage_builder.open(topic, partition)
+            table = self._tables[(topic, partition)] = PartitionTable(
+                topic, partition, storage, self.proc.update_callback)
+        return table
+
+    def _state_topics(self) -> list[str]:
+        topics = list(self.graph.joins)
+        if self.graph.persist is not None:
+            topics.append(self.graph.table_topic)
+        return topics
+
+    def _recover_ahead(self) -> None:
+        """Before joining: bring every table and join partition up to date once; with hot
+        standby, keep following all of them (assigned ones are taken over on assignment)."""
+        tables = [self._table(t, p) for t in self._state_topics() for p in range(self.num_partitions)]
+        reader = self._follower if self.proc.hot_standby else self._recovery
+        assert reader is not None
+        reader.add(tables)
+        self.state = "recovering"
+        reader.wait_recovered(tables)
+
+    # -- rebalance -------------------------------------------------------------------------
+    def _on_assign(self, consumer: Any, assignment: list[Any]) -> None:
+        parts: dict[int, set[str]] = {}
+        for tp in assignment:
+            parts.setdefault(tp.partition, set()).add(tp.topic)
+        consumed = set(self.graph.consumed_topics)
+        for p, topics in parts.items():
+            if topics != consumed:
+                raise CopartitionError(
+                    f"group {self.group!r}: partition {p} assigned for {sorted(topics)} but not for "
+                    f"{sorted(consumed - topics)}; inputs and loop must be co-partitioned")
+        log.info("group %s: assigned partitions %s", self.group, sorted(parts))
+        if self.proc.on_rebalance is not None:
+            self.proc.on_rebalance({p: -1 for p in parts})
+        self.state = "recovering"
+        own = [self._table(self.graph.table_topic, p) for p in parts] if self.graph.persist else []
+        joins = [self._table(t, p) for t in self.graph.joins for p in parts]
+        if self._follower is not None and self.proc.hot_standby:
+            self._follower.remove(own)  # one writer: the active partition takes the table over
+        assert self._recovery is not None
+        self._recovery.add(own)
+        if self._follower is not None:
+            self._follower.add(j for j in joins if not j.recovered.is_set() or j.state != "running")
+        for reader, tables in ((self._recovery, own), (self._follower, joins)):
+            if reader is not None and tables:
+                while not reader.wait_recovered(tables, 0.2):
+                    if self._stop.is_set():
+                        return
+        for p in parts:
+            self.partitions[p] = self._partition_processor(p)
+        self.state = "running"
+        self._recovered.set()
+
+    def _partition_processor(self, p: int) -> PartitionProcessor:
+        graph = self.graph
+        storage = self._table(graph.table_topic, p).storage if graph.persist is not None else None
+        joins = {t: self._table(t, p).storage.get for t in graph.joins}
+        lookups = {t: view.get for t, view in self.lookups.items()}
+        return PartitionProcessor(
+            graph, p, produce=self._produce, partitions_of=self._partitions_of,
+            hasher=goka_hash, fail=self.fail, storage=storage, joins=joins, lookups=lookups,
+            nil_handling=self.proc.nil_handling)
+
+    def _produce(self, topic: str, value: bytes | None, key: bytes, partition: int, headers: Any,
+                 on_delivery: Callable[[Any, Any], None]) -> None:
+        producer = self.producer
+        while True:
+            try:
+                producer.produce(topic, value, key, partition, on_delivery=on_delivery, headers=headers)
+                return
+            except BufferError:  # the local queue is full: serve delivery reports, retry
+                producer.poll(0.05)
+
+    def _partitions_of(self, topic: str) -> int:
+        count = self._partition_counts.get(topic)
+        if count is None:
+            count = self._partition_counts[topic] = len(self.topics.partitions(topic))
+        return count
+
+    def _on_revoke(self, consumer: Any, revoked: list[Any]) -> None:
+        parts = sorted({tp.partition for tp in revoked})
+        log.info("group %s: releasing partitions %s", self.group, parts)
+        self._drain()
+        self._commit(sync=True)
+        own = []
+        for p in parts:
+            pp = self.partitions.pop(p, None)
+            if pp is None:
+                continue
+            if self.graph.persist is not None:
+                own.append(self._table(self.graph.table_topic, p))
+        if self._follower is not None:
+            joins = [self._tables[(t, p)] for t in self.graph.joins for p in parts if (t, p) in self._tables]
+            if self.proc.hot_standby:
+                self._follower.add(own)  # back to standby
+            else:
+                self._follower.remove(joins)
+        if not self.proc.hot_standby:
+            for table in own:
+                table.state = "idle"
+
+    # -- processing ------------------------------------------------------------------------
+    def _process(self, msgs: list[Any]) -> None:
+        partitions = self.partitions
+        touched = set()
+        for msg in msgs:
+            err = msg.error()
+            if err is not None:
+                if err.fatal():
+                    raise RuntimeError(f"group {self.group!r}: fatal consumer error: {err.str()}")
+                log.warning("group %s: consumer error: %s", self.group, err.str())
+                continue
+            pp = partitions.get(msg.partition())
+            if pp is None:  # revoked while this batch was in flight
+                continue
+            pp.process(msg)
+            touched.add(pp)
+        for pp in touched:
+            pp.end_batch()
+
+    def _advance(self) -> None:
+        for pp in self.partitions.values():
+            pp.advance()
+        if time.monotonic() - self._last_commit >= COMMIT_INTERVAL:
+            self._commit(sync=False)
+
+    def _commit(self, *, sync: bool) -> None:
+        self._last_commit = time.monotonic()
+        offsets = [TopicPartition(topic, p, off) for p, pp in self.partitions.items()
+                   for topic, off in pp.committable.items()]
+        if not offsets:
+            return
+        try:
+            self.consumer.commit(offsets=offsets, asynchronous=not sync)
+        except Exception as exc:  # a failed commit only means replay after a restart
+            log.warning("group %s: commit failed: %s", self.group, exc)
+        for pp in self.partitions.values():
+            pp.committable.clear()
+
+    def _drain(self) -> None:
+        """Wait until everything produced so far is acknowledged and written."""
+        if self.producer is None:
+            return
+        deadline = time.monotonic() + FLUSH_TIMEOUT
+        while True:
+            self.producer.flush(1.0)
+            for pp in self.partitions.values():
+                pp.end_batch()
+                pp.advance()
+            if self._error is not None or all(pp.in_flight() == 0 for pp in self.partitions.values()):
+                return
+            if time.monotonic() >= deadline:
+                log.error("group %s: records still unacknowledged after %.0f s", self.group, FLUSH_TIMEOUT)
+                return
+            # only deferred commits can be outstanding here; give them time
+            time.sleep(0.01)
+
+    def _run_visits(self) -> None:
+        with self._visit_lock:
+            visits, self._visits = self._visits, []
+        for name, meta, fut in visits:
+            try:
+                count = 0
+                for pp in list(self.partitions.values()):
+                    count += pp.visit(name, meta)
+                    pp.end_batch()
+                self._drain()
+                if self._error is not None:
+                    fut.set_exception(VisitAbortedError(f"visit {name!r} aborted: {self._error}"))
+                else:
+                    fut.set_result(count)
+            except BaseException as exc:
+                fut.set_exception(exc)
+                raise
+
+    def _shutdown(self) -> None:
+        self.state = "stopping"
+        try:
+            if self.consumer is not None:
+                if self._error is None or self.partitions:
+                    self._drain()
+                    self._commit(sync=True)
+                self.consumer.close()
+        except Exception as exc:
+            log.exception("group %s: error while stopping", self.group)
+            if self._error is None:
+                self._error = exc
+        finally:
+            with self._visit_lock:
+                for _, _, fut in self._visits:
+                    fut.set_exception(VisitAbortedError("processor stopped"))
+                self._visits.clear()
+            for reader in (self._recovery, self._follower):
+                if reader is not None:
+                    reader.stop()
+            for view in self.lookups.values():
+                try:
+                    view.stop()
+                except Exception:
+                    log.exception("group %s: stopping lookup view failed", self.group)
+            for storage in self._storages.values():
+                storage.close()
+            self._storages.clear()
+            self.partitions.clear()
+            self.state = "stopped"
+            self._recovered.set()

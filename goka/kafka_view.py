@@ -1,0 +1,115 @@
+"""The Kafka runtime behind :class:`goka.View`: every partition of a table, followed forever."""
+from __future__ import annotations
+
+import heapq
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from goka._kafka.admin import TopicManager
+from goka.errors import CodecError, NotRecoveredError, ProcessorStoppedError
+from goka.hash import goka as goka_hash
+from goka.kafka_processor import default_path
+from goka.partition_table import PartitionTable, TableReader
+from goka.storage.lmdb import LMDB
+
+if TYPE_CHECKING:
+    from goka.view import View
+
+__all__ = ["KafkaView"]
+
+
+class KafkaView:
+    """Backend of :class:`goka.View` on a Kafka cluster."""
+
+    def __init__(self, view: View, brokers: Any) -> None:
+        self.view = view
+        self.table = view.table
+        self.codec = view.codec
+        self.brokers = brokers
+        self.num_partitions = len(TopicManager.for_brokers(brokers).partitions(view.table))
+        builder = view.storage if view.storage is not None else LMDB(view.path or default_path("view", view.table))
+        self.tables = [PartitionTable(view.table, p, builder.open(view.table, p))
+                       for p in range(self.num_partitions)]
+        self.reader: TableReader | None = None
+        self._stopped = threading.Event()
+        self._started = False
+
+    @property
+    def state(self) -> str:
+        if self._stopped.is_set():
+            return "stopped"
+        if not self._started:
+            return "idle"
+        return "running" if self.recovered() else "recovering"
+
+    def start(self) -> None:
+        if self._started:
+            raise ProcessorStoppedError(f"view of {self.table!r} was already started; create a new one")
+        self._started = True
+        self.reader = TableReader(self.brokers, client_id=f"goka-view-{self.table}", follow=True,
+                                  fail_on_error=not self.view.auto_reconnect,
+                                  consumer_config=self.view.consumer_config or None)
+        self.reader.start()
+        self.reader.add(self.tables)
+
+    def run(self) -> None:
+        self.start()
+        assert self.reader is not None
+        while not self._stopped.wait(0.1):
+            if self.reader.error is not None:
+                self.stop()
+                raise self.reader.error
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        if self.reader is not None:
+            self.reader.stop()
+        for table in self.tables:
+            table.storage.close()
+
+    def wait_recovered(self, timeout: float | None = None) -> bool:
+        if self.reader is None:
+            raise NotRecoveredError(f"view of {self.table!r} is not started")
+        return self.reader.wait_recovered(self.tables, timeout)
+
+    def recovered(self) -> bool:
+        return self._started and all(t.recovered.is_set() for t in self.tables)
+
+    def _check(self) -> None:
+        if not self._started:
+            raise NotRecoveredError(f"view of {self.table!r} is not started")
+        if self._stopped.is_set():
+            raise ProcessorStoppedError(f"view of {self.table!r} is stopped")
+
+    def _decode(self, key: str | bytes, data: bytes) -> Any:
+        try:
+            return self.codec.decode(data)
+        except Exception as exc:
+            raise CodecError(f"cannot decode table value: {exc}", codec=self.codec, topic=self.table,
+                             key=key) from exc
+
+    def get(self, key: str) -> Any:
+        self._check()
+        kbytes = key.encode("utf-8", "surrogateescape")
+        data = self.tables[goka_hash(kbytes, self.num_partitions)].storage.get(kbytes)
+        return None if data is None else self._decode(key, data)
+
+    def has(self, key: str) -> bool:
+        self._check()
+        kbytes = key.encode("utf-8", "surrogateescape")
+        return self.tables[goka_hash(kbytes, self.num_partitions)].storage.has(kbytes)
+
+    def items(self, prefix: str | None = None, start: str | None = None,
+              end: str | None = None) -> Iterator[tuple[str, Any]]:
+        self._check()
+
+        def enc(s: str | None) -> bytes | None:
+            return None if s is None else s.encode("utf-8", "surrogateescape")
+
+        merged = heapq.merge(*(t.storage.items(enc(prefix), enc(start), enc(end)) for t in self.tables))
+        for k, v in merged:
+            key = k.decode("utf-8", "surrogateescape")
+            yield key, self._decode(key, v)

@@ -1,0 +1,273 @@
+"""One assigned partition of a processor: dispatch, table cache, acknowledgement tracking.
+
+For every input message a :class:`Ticket` counts what the message still waits for:
+each record its callback produced (table write, emit, loopback) until the broker
+acknowledges it, and each ``ctx.defer_commit()`` until ``done()`` is called. Input
+offsets are committed over the contiguous prefix of finished tickets, so a commit never
+passes a message whose effects are not all acknowledged.
+
+Table writes of one consumed batch form a :class:`Generation`. The callback sees them at
+once (``ctx.value()`` reads the newest generation first), but they reach local storage
+only when all their changelog records are acknowledged -- in one storage transaction
+together with the changelog offset. Local storage is therefore always a prefix of the
+changelog, and recovery from the stored offset + 1 is exact.
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from goka._core.dispatch import Dispatcher
+from goka.errors import ProcessingError
+from goka.graph import GroupGraph
+from goka.options import NilHandling
+from goka.storage import Storage
+
+__all__ = ["PartitionProcessor", "Ticket", "Generation", "TableCache"]
+
+log = logging.getLogger("goka.processor")
+
+_MISSING = object()
+
+
+class Generation:
+    """Table writes of one batch, waiting for their changelog acknowledgements."""
+
+    __slots__ = ("writes", "pending", "offset")
+
+    def __init__(self) -> None:
+        self.writes: dict[bytes, bytes | None] = {}
+        self.pending = 0
+        self.offset = -1
+
+
+class TableCache:
+    """The dispatcher's view of the group table: unacknowledged generations over storage."""
+
+    __slots__ = ("storage", "current", "sealed")
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.current: Generation | None = None
+        self.sealed: deque[Generation] = deque()
+
+    def get(self, key: bytes) -> bytes | None:
+        current = self.current
+        if current is not None:
+            value = current.writes.get(key, _MISSING)
+            if value is not _MISSING:
+                return value  # type: ignore[return-value]
+        for gen in reversed(self.sealed):
+            value = gen.writes.get(key, _MISSING)
+            if value is not _MISSING:
+                return value  # type: ignore[return-value]
+        return self.storage.get(key)
+
+    def set(self, key: bytes, value: bytes | None) -> None:
+        current = self.current
+        if current is None:
+            current = self.current = Generation()
+        current.writes[key] = value
+
+    def seal(self) -> None:
+        """Close the batch's generation; later writes start a new one."""
+        if self.current is not None:
+            self.sealed.append(self.current)
+            self.current = None
+
+    def flush(self) -> int:
+        """Write every leading generation whose changelog is fully acknowledged."""
+        written = 0
+        sealed = self.sealed
+        while sealed and sealed[0].pending == 0:
+            gen = sealed.popleft()
+            self.storage.write_batch(gen.writes.items(), offset=gen.offset if gen.offset >= 0 else None)
+            written += len(gen.writes)
+        return written
+
+    @property
+    def unflushed(self) -> int:
+        return len(self.sealed) + (self.current is not None)
+
+
+class Ticket:
+    """What one input message still waits for before its offset may be committed."""
+
+    __slots__ = ("pp", "topic", "offset", "pending", "gen")
+
+    def __init__(self, pp: PartitionProcessor, topic: str, offset: int) -> None:
+        self.pp = pp
+        self.topic = topic
+        self.offset = offset
+        self.pending = 0
+        self.gen: Generation | None = None
+
+    def ack(self, err: Any, msg: Any) -> None:
+        """Delivery report of a record this message produced."""
+        if err is not None:
+            self.pp.fail(ProcessingError(
+                f"could not produce to {msg.topic()!r}: {err.str()}", group=self.pp.group,
+                topic=self.topic, partition=self.pp.partition, offset=self.offset))
+            return
+        gen = self.gen
+        if gen is not None and msg.topic() == self.pp.table_topic:
+            gen.pending -= 1
+            offset = msg.offset()
+            if offset > gen.offset:
+                gen.offset = offset
+        self.pending -= 1
+
+    def deferred(self) -> Callable[..., None]:
+        self.pending += 1
+        called = False
+
+        def done(exc: BaseException | None = None) -> None:
+            nonlocal called
+            if called:
+                return
+            called = True
+            if exc is not None:
+                self.pp.fail(ProcessingError(
+                    f"deferred commit failed: {exc!r}", group=self.pp.group, topic=self.topic,
+                    partition=self.pp.partition, offset=self.offset))
+                return
+            self.pending -= 1
+        return done
+
+
+class PartitionProcessor:
+    """Processes the messages of partition ``partition`` of every input topic.
+
+    ``produce(topic, partition, key, value, headers, on_delivery)`` and
+    ``partitions_of(topic) -> int`` come from the processor's producer.
+    """
+
+    def __init__(
+        self,
+        graph: GroupGraph,
+        partition: int,
+        *,
+        produce: Callable[..., None],
+        partitions_of: Callable[[str], int],
+        hasher: Callable[[bytes, int], int],
+        fail: Callable[[BaseException], None],
+        storage: Storage | None,
+        joins: dict[str, Callable[[bytes], bytes | None]],
+        lookups: dict[str, Callable[[str], Any]],
+        nil_handling: NilHandling,
+    ) -> None:
+        self.graph = graph
+        self.group = graph.group
+        self.partition = partition
+        self.table_topic = graph.table_topic
+        self._produce = produce
+        self._partitions_of = partitions_of
+        self._hasher = hasher
+        self.fail = fail
+        self.table = TableCache(storage) if storage is not None and graph.persist is not None else None
+        self.dispatcher = Dispatcher(graph, partition, self, table=self.table, joins=joins,
+                                     lookups=lookups, nil_handling=nil_handling)
+        self.tickets: dict[str, deque[Ticket]] = {t: deque() for t in graph.consumed_topics}
+        self.committable: dict[str, int] = {}
+        self.current: Ticket | None = None
+        self.consumed: dict[str, int] = {t: 0 for t in graph.consumed_topics}
+        self.last_offset: dict[str, int] = {}
+        self.produced: dict[str, int] = {}
+
+    # -- the dispatcher's sink -----------------------------------------------------------
+    def emit(self, topic: str, key: bytes, value: bytes | None, headers: Any) -> None:
+        ticket = self.current
+        if topic == self.table_topic:
+            partition = self.partition  # the table partition belongs to this partition
+            if ticket is not None:
+                gen = self.table.current if self.table is not None else None
+                if gen is not None:
+                    gen.pending += 1
+                    ticket.gen = gen
+        else:
+            partition = self._hasher(key, self._partitions_of(topic))
+        if headers:
+            headers = [(k, v.encode() if isinstance(v, str) else v) for k, v in headers.items()]
+        if ticket is not None:
+            ticket.pending += 1
+            self._produce(topic, value, key, partition, headers, ticket.ack)
+        else:  # a visit: nothing to commit
+            self._produce(topic, value, key, partition, headers, self._visit_ack)
+        self.produced[topic] = self.produced.get(topic, 0) + 1
+
+    def defer(self) -> Callable[..., None]:
+        ticket = self.current
+        if ticket is None:
+            return lambda exc=None: None
+        return ticket.deferred()
+
+    def _visit_ack(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self.fail(ProcessingError(f"visit could not produce to {msg.topic()!r}: {err.str()}",
+                                      group=self.group, partition=self.partition))
+
+    # -- processing ----------------------------------------------------------------------
+    def process(self, msg: Any) -> None:
+        """Process one confluent-kafka message of this partition."""
+        topic = msg.topic()
+        offset = msg.offset()
+        ticket = Ticket(self, topic, offset)
+        self.tickets[topic].append(ticket)
+        self.current = ticket
+        try:
+            self.dispatcher.process(topic, offset, msg.key(), msg.value(), msg.timestamp()[1], msg.headers())
+        except BaseException:
+            ticket.pending += 1  # never resolved: the failed message is not committed
+            raise
+        finally:
+            self.current = None
+        self.consumed[topic] += 1
+        self.last_offset[topic] = offset
+
+    def visit(self, name: str, meta: Any) -> int:
+        """Run visitor ``name`` for every key of this partition's table."""
+        if self.table is None:
+            return 0
+        keys = {k for k, _ in self.table.storage.items()}
+        for gen in (*self.table.sealed, *((self.table.current,) if self.table.current else ())):
+            for k, v in gen.writes.items():
+                if v is None:
+                    keys.discard(k)
+                else:
+                    keys.add(k)
+        for key in sorted(keys):
+            self.dispatcher.visit(name, key, meta)
+        return len(keys)
+
+    def end_batch(self) -> None:
+        if self.table is not None:
+            self.table.seal()
+
+    def advance(self) -> dict[str, int]:
+        """Flush acknowledged table generations; return the offsets now committable."""
+        if self.table is not None:
+            self.table.flush()
+        for topic, tickets in self.tickets.items():
+            last = -1
+            while tickets and tickets[0].pending == 0:
+                last = tickets.popleft().offset
+            if last >= 0:
+                self.committable[topic] = last + 1
+        return self.committable
+
+    def in_flight(self) -> int:
+        return sum(len(t) for t in self.tickets.values()) + (self.table.unflushed if self.table else 0)
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.table.get(key) if self.table is not None else None
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "consumed": dict(self.consumed),
+            "last_offset": dict(self.last_offset),
+            "committable": dict(self.committable),
+            "produced": dict(self.produced),
+            "in_flight": self.in_flight(),
+        }

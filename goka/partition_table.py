@@ -1,0 +1,247 @@
+"""Table partitions in local storage, recovered from and kept up to date with Kafka.
+
+A :class:`PartitionTable` is one partition of a table topic stored locally (LMDB or
+memory). A :class:`TableReader` owns one group-less consumer and a thread that feeds any
+number of partition tables: it assigns each at its stored offset + 1, applies records in
+batches (values and table offset in one storage transaction), and marks a partition
+*recovered* when the consumer reports the end of the partition -- that is, on the high
+watermark carried by fetch responses, not on ListOffsets alone (brokers such as Tansu
+under-report the latter). A reader either follows its partitions forever (views, joins,
+hot standby) or releases each one once recovered (a processor's own table).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from goka._kafka.clients import OFFSET_BEGINNING, KafkaError, Message, TopicPartition, reader_consumer
+from goka.storage import Storage
+
+__all__ = ["PartitionTable", "TableReader", "UpdateContext", "UpdateCallback"]
+
+log = logging.getLogger("goka.table")
+
+
+@dataclass(frozen=True)
+class UpdateContext:
+    """Where a table record applied by an update callback comes from."""
+
+    topic: str
+    partition: int
+    offset: int
+    headers: list[tuple[str, bytes]] | None
+    timestamp_ms: int
+
+
+#: ``update_callback(ctx, storage, key, value)`` applies one table record to ``storage``;
+#: the default sets ``key`` to ``value`` and deletes it for a tombstone (``value is None``).
+UpdateCallback = Callable[[UpdateContext, Storage, bytes, "bytes | None"], None]
+
+
+class PartitionTable:
+    """One partition of a table topic held in ``storage``."""
+
+    def __init__(self, topic: str, partition: int, storage: Storage,
+                 update_callback: UpdateCallback | None = None) -> None:
+        self.topic = topic
+        self.partition = partition
+        self.storage = storage
+        self.update_callback = update_callback
+        self.recovered = threading.Event()
+        self.state = "idle"
+        self.records = 0
+        self.start_offset = -1
+        self.hwm = -1
+
+    def __repr__(self) -> str:
+        return f"<PartitionTable {self.topic}/{self.partition} {self.state}>"
+
+    def initial_offset(self) -> int:
+        """Where reading starts: after the stored table offset, else the oldest record."""
+        stored = self.storage.get_offset()
+        return OFFSET_BEGINNING if stored is None else stored + 1
+
+    def apply(self, msgs: list[Message]) -> None:
+        """Apply a batch of table records (all of this partition, in order)."""
+        last = msgs[-1].offset()
+        callback = self.update_callback
+        if callback is None:
+            self.storage.write_batch(((m.key() or b"", m.value()) for m in msgs), offset=last)
+        else:
+            for m in msgs:
+                ts = m.timestamp()[1]
+                ctx = UpdateContext(self.topic, self.partition, m.offset(), m.headers(), ts)
+                callback(ctx, self.storage, m.key() or b"", m.value())
+            self.storage.set_offset(last)
+        self.records += len(msgs)
+
+    def stats(self) -> dict[str, Any]:
+        offset = self.storage.get_offset()
+        return {"state": self.state, "offset": offset, "hwm": self.hwm, "records": self.records,
+                "start_offset": self.start_offset}
+
+
+class TableReader:
+    """Feeds partition tables from Kafka in a background thread (see module docstring)."""
+
+    def __init__(self, brokers: Any, *, client_id: str, follow: bool, fail_on_error: bool = False,
+                 consumer_config: dict[str, Any] | None = None) -> None:
+        self._brokers = brokers
+        self._client_id = client_id
+        self._config = consumer_config
+        self.follow = follow
+        self.fail_on_error = fail_on_error
+        self._tables: dict[tuple[str, int], PartitionTable] = {}
+        self._lock = threading.Lock()
+        self._to_add: list[PartitionTable] = []
+        self._to_remove: list[tuple[PartitionTable, threading.Event]] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    # -- called from other threads ------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"goka-reader-{self._client_id}", daemon=True)
+        self._thread.start()
+
+    def add(self, tables: Iterable[PartitionTable]) -> None:
+        """Start reading ``tables`` (each from its stored offset + 1)."""
+        with self._lock:
+            for table in tables:
+                table.recovered.clear()
+                table.state = "recovering"
+                self._to_add.append(table)
+
+    def remove(self, tables: Iterable[PartitionTable], timeout: float = 30.0) -> None:
+        """Stop reading ``tables``; returns once the reader no longer writes to them."""
+        events = []
+        with self._lock:
+            for table in tables:
+                event = threading.Event()
+                self._to_remove.append((table, event))
+                events.append(event)
+        for event in events:
+            if not self._alive():
+                return
+            event.wait(timeout)
+
+    def wait_recovered(self, tables: Iterable[PartitionTable], timeout: float | None = None) -> bool:
+        """Block until every table in ``tables`` is recovered (re-raises a reader failure)."""
+        for table in tables:
+            while not table.recovered.wait(0.05 if timeout is None else min(0.05, timeout)):
+                if self.error is not None:
+                    raise self.error
+                if timeout is not None:
+                    timeout -= 0.05
+                    if timeout <= 0:
+                        return False
+        return True
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(30)
+
+    def _alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- the reader thread -------------------------------------------------------------
+    def _run(self) -> None:
+        consumer = reader_consumer(self._brokers, client_id=self._client_id, overrides=self._config)
+        try:
+            while not self._stop.is_set():
+                self._apply_changes(consumer)
+                if not self._tables:
+                    self._stop.wait(0.02)
+                    continue
+                msgs = consumer.consume(1000, 0.1)
+                if msgs:
+                    self._handle(consumer, msgs)
+        except BaseException as exc:  # surfaced to waiters via .error
+            log.exception("table reader %s failed", self._client_id)
+            self.error = exc
+        finally:
+            for table, event in self._to_remove:
+                event.set()
+            consumer.close()
+
+    def _apply_changes(self, consumer: Any) -> None:
+        with self._lock:
+            adds, self._to_add = self._to_add, []
+            removes, self._to_remove = self._to_remove, []
+        if removes:
+            gone = [TopicPartition(t.topic, t.partition) for t, _ in removes
+                    if self._tables.pop((t.topic, t.partition), None) is not None]
+            if gone:
+                consumer.incremental_unassign(gone)
+            for table, event in removes:
+                if table.state != "running":
+                    table.state = "idle"
+                event.set()
+        if adds:
+            assign = []
+            for table in adds:
+                self._tables[(table.topic, table.partition)] = table
+                offset = table.initial_offset()
+                low, high = consumer.get_watermark_offsets(TopicPartition(table.topic, table.partition),
+                                                           timeout=10)
+                table.hwm = high
+                table.start_offset = low if offset == OFFSET_BEGINNING else max(offset, low)
+                if high == 0:  # an empty partition is recovered right away
+                    self._recovered(consumer, table, assigned=False)
+                    if not self.follow:
+                        del self._tables[(table.topic, table.partition)]
+                        continue
+                if offset != OFFSET_BEGINNING and offset < low:
+                    log.warning("%s/%d: local table offset %d is before the log start %d; "
+                                "reading from the log start", table.topic, table.partition, offset - 1, low)
+                    offset = low
+                # An offset beyond the end (e.g. a re-created topic) is out of range:
+                # the consumer then resets to the oldest record and re-reads the table.
+                assign.append(TopicPartition(table.topic, table.partition, offset))
+            if assign:
+                consumer.incremental_assign(assign)
+
+    def _handle(self, consumer: Any, msgs: list[Message]) -> None:
+        batch: list[Message] = []
+        current: PartitionTable | None = None
+        for msg in msgs:
+            err = msg.error()
+            if err is not None:
+                if current is not None and batch:
+                    current.apply(batch)
+                    batch = []
+                if err.code() == KafkaError._PARTITION_EOF:
+                    table = self._tables.get((msg.topic(), msg.partition()))
+                    if table is not None:
+                        table.hwm = msg.offset()
+                        if not table.recovered.is_set():
+                            self._recovered(consumer, table, assigned=True)
+                elif err.fatal() or self.fail_on_error:
+                    raise RuntimeError(f"table reader {self._client_id}: {err.str()}")
+                else:
+                    log.warning("table reader %s: %s", self._client_id, err.str())
+                current = None
+                continue
+            table = self._tables.get((msg.topic(), msg.partition()))
+            if table is None:
+                continue
+            if table is not current:
+                if current is not None and batch:
+                    current.apply(batch)
+                batch = []
+                current = table
+            batch.append(msg)
+        if current is not None and batch:
+            current.apply(batch)
+
+    def _recovered(self, consumer: Any, table: PartitionTable, *, assigned: bool) -> None:
+        table.state = "running"
+        table.recovered.set()
+        log.debug("%s/%d recovered (%d records)", table.topic, table.partition, table.records)
+        if not self.follow and assigned:
+            del self._tables[(table.topic, table.partition)]
+            consumer.incremental_unassign([TopicPartition(table.topic, table.partition)])
