@@ -23,7 +23,7 @@ class Storage(Protocol):
         """Whether ``key`` is stored."""
 
     def set(self, key: bytes, value: bytes) -> None:
-        """Store ``value`` under ``key``."""
+        """Store ``value`` under ``key`` (``None`` raises ``TypeError``: use ``delete``)."""
 
     def delete(self, key: bytes) -> None:
         """Remove ``key`` (no error if absent)."""
@@ -47,13 +47,19 @@ class Storage(Protocol):
         end: bytes | None = None,
     ) -> Iterator[tuple[bytes, bytes]]:
         """Key-value pairs in ascending key-byte order: all, those starting with
-        ``prefix``, or those in ``[start, end)`` (either bound may be omitted)."""
+        ``prefix``, or those in ``[start, end)`` (either bound may be omitted;
+        ``prefix`` and bounds combine).
+
+        Iterating never blocks writers, and the store may be written (from any
+        thread) between steps.  Each key is yielded at most once, in order; whether
+        writes made during the iteration are seen depends on the store (memory: a
+        snapshot taken at the call; LMDB: read in chunks, later chunks see them)."""
 
     def clear(self) -> None:
         """Drop every value and the table offset."""
 
     def close(self) -> None:
-        """Release resources; the store must not be used afterwards."""
+        """Release resources (idempotent); the store must not be used afterwards."""
 
 
 class StorageBuilder(Protocol):

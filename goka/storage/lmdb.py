@@ -1,0 +1,350 @@
+"""LMDB table storage: one LMDB environment per topic-partition at ``<path>/<topic>.<partition>/``.
+
+Layout.  Two named sub-databases: ``values`` holds the table, keyed by the key
+bytes; ``meta`` holds the table offset (ASCII decimal under ``b"offset"``) and the
+value of the empty key.  LMDB cannot store a zero-length key, while goka keys may
+be ``""``; that one key lives in ``meta`` under ``b"empty-key"`` (a truthiness test
+per call; keys on disk stay the key bytes and may use LMDB's full key size).
+Nothing in ``meta`` is visible to ``items()``.
+
+Durability (``sync=False``, the default).  LMDB opens with ``sync=False,
+metasync=False``: a commit is a write into the OS page cache, no fsync.  A process
+crash (exception, SIGKILL) loses nothing committed.  An OS crash or power loss can
+lose the last commits and, on a filesystem that reorders writes, leave the
+environment corrupt; ``close()`` fsyncs.  That is the right trade for a cache of a
+Kafka changelog: values and the table offset are committed in one transaction, so
+whatever survives is consistent, and recovery replays the changelog from the stored
+offset + 1.  After an OS crash that left a corrupt store, delete its directory and
+the table is rebuilt from Kafka.  ``sync=True`` (``metasync`` stays off) fsyncs
+each commit: consistent after power loss, where at most the last commit is undone.
+
+Map growth.  The map starts at ``map_size`` (64 MiB) and doubles whenever a write
+transaction reports :class:`lmdb.MapFullError`; the whole transaction is then
+retried, so writes never fail on a full map.  LMDB forbids resizing while any
+transaction of this process is open, so every read transaction holds a lock that
+the resize takes too (readers wait a moment, they never fail).  Reads are thus
+serialised among themselves, which under the GIL costs little (~0.2 us a call).
+
+Threads.  Reads open a short read transaction per call (``items()`` one per chunk
+of entries), so any number of threads may read while one writes; writes are
+serialised by a lock.  Keys longer than LMDB's maximum key size (511 bytes) cannot
+be stored: writing one raises :class:`ValueError`; looking one up finds nothing.
+"""
+from __future__ import annotations
+
+import bisect
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from operator import itemgetter
+
+import lmdb
+
+from .memory import key_range
+
+__all__ = ["LMDB", "LMDBStorage", "DEFAULT_MAP_SIZE"]
+
+log = logging.getLogger("goka.storage")
+
+DEFAULT_MAP_SIZE = 64 << 20
+"""Initial map size of a new environment (64 MiB); it grows on demand."""
+
+_VALUES_DB = b"values"
+_META_DB = b"meta"
+_OFFSET_KEY = b"offset"
+_EMPTY_KEY = b"empty-key"
+_CHUNK = 1024  # entries copied per read transaction in items()
+_first = itemgetter(0)
+
+
+class LMDBStorage:
+    """One topic-partition of a table in an LMDB environment at ``path`` (a directory).
+
+    ``topic``/``partition`` only name the store in errors and logs.  See the module
+    docstring for layout, durability, map growth and threading.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        topic: str | None = None,
+        partition: int | None = None,
+        map_size: int = DEFAULT_MAP_SIZE,
+        sync: bool = False,
+    ) -> None:
+        self.path = os.fspath(path)
+        self.topic = topic
+        self.partition = partition
+        os.makedirs(self.path, exist_ok=True)
+        self._env = lmdb.open(
+            self.path,
+            map_size=map_size,
+            subdir=True,
+            max_dbs=2,
+            sync=sync,
+            metasync=False,
+            lock=True,
+            max_spare_txns=1,
+        )
+        try:
+            self._values = self._env.open_db(_VALUES_DB)
+            self._meta = self._env.open_db(_META_DB)
+        except BaseException:
+            self._env.close()
+            raise
+        self._max_key = self._env.max_key_size()
+        self._write_lock = threading.Lock()
+        # Held by every read transaction and by set_mapsize (see module docstring).
+        self._map_lock = threading.Lock()
+        self._closed = False
+        log.debug("opened %r (offset %s)", self, self.get_offset())
+
+    def __repr__(self) -> str:
+        return f"<LMDBStorage {self._where()} path={self.path!r}>"
+
+    @property
+    def map_size(self) -> int:
+        """The current size of the memory map in bytes."""
+        return self._env.info()["map_size"]
+
+    # -- reads ------------------------------------------------------------
+
+    def get(self, key: bytes) -> bytes | None:
+        """The value stored for ``key``, or ``None``."""
+        if not key:
+            return self._get_meta(_EMPTY_KEY)
+        with self._map_lock:
+            txn = self._env.begin(db=self._values)
+            try:
+                return txn.get(key)
+            finally:
+                txn.abort()
+
+    def has(self, key: bytes) -> bool:
+        """Whether ``key`` is stored."""
+        if not key:
+            return self._get_meta(_EMPTY_KEY) is not None
+        with self._map_lock:
+            txn = self._env.begin(db=self._values, parent=None, write=False, buffers=True)
+            try:
+                return txn.get(key) is not None
+            finally:
+                txn.abort()
+
+    def get_offset(self) -> int | None:
+        """The stored table offset, or ``None`` if never set."""
+        raw = self._get_meta(_OFFSET_KEY)
+        return None if raw is None else int(raw)
+
+    def items(
+        self,
+        prefix: bytes | None = None,
+        start: bytes | None = None,
+        end: bytes | None = None,
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Key-value pairs in ascending key-byte order: all, those starting with
+        ``prefix``, or those in ``[start, end)``.
+
+        Entries are read in chunks, each chunk in its own read transaction, so no
+        transaction stays open while the caller works and writes may go on (from
+        any thread).  Every key is yielded at most once, in order; a write made
+        during the iteration is seen if it lands after the current chunk.
+        """
+        lo, hi = key_range(prefix, start, end)
+        return self._iterate(lo, hi)
+
+    def _iterate(self, lo: bytes | None, hi: bytes | None) -> Iterator[tuple[bytes, bytes]]:
+        want_empty = not lo and (hi is None or hi != b"")
+        seek = None if not lo else lo[: self._max_key]
+        after: bytes | None = None  # last key yielded
+        while True:
+            empty: bytes | None = None
+            with self._map_lock:
+                txn = self._env.begin(db=self._values)
+                try:
+                    if want_empty:
+                        empty = txn.get(_EMPTY_KEY, db=self._meta)
+                    cursor = txn.cursor()
+                    positioned = cursor.first() if seek is None else cursor.set_range(seek)
+                    chunk = list(islice(cursor.iternext(), _CHUNK)) if positioned else []
+                finally:
+                    txn.abort()
+            if empty is not None:
+                yield b"", empty
+            want_empty = False
+            if after is not None:
+                i = bisect.bisect_right(chunk, after, key=_first)
+            elif lo is not None and len(lo) > self._max_key:
+                i = bisect.bisect_left(chunk, lo, key=_first)
+            else:
+                i = 0
+            j = len(chunk) if hi is None else bisect.bisect_left(chunk, hi, i, key=_first)
+            yield from islice(chunk, i, j)
+            if len(chunk) < _CHUNK or j < len(chunk):
+                return
+            after = seek = chunk[-1][0]
+
+    def _get_meta(self, key: bytes) -> bytes | None:
+        with self._map_lock:
+            txn = self._env.begin(db=self._meta)
+            try:
+                return txn.get(key)
+            finally:
+                txn.abort()
+
+    # -- writes -----------------------------------------------------------
+
+    def set(self, key: bytes, value: bytes) -> None:
+        """Store ``value`` under ``key`` (``None`` is rejected: use :meth:`delete`)."""
+        if value is None:
+            raise TypeError(f"cannot store None under key {key!r}; use delete()")
+        if len(key) > self._max_key:
+            raise self._key_error(key)
+        if key:
+            self._write(lambda txn: txn.put(key, value, db=self._values))
+        else:
+            self._write(lambda txn: txn.put(_EMPTY_KEY, value, db=self._meta))
+
+    def delete(self, key: bytes) -> None:
+        """Remove ``key`` (no error if absent)."""
+        if key:
+            if len(key) <= self._max_key:
+                self._write(lambda txn: txn.delete(key, db=self._values))
+        else:
+            self._write(lambda txn: txn.delete(_EMPTY_KEY, db=self._meta))
+
+    def set_offset(self, offset: int) -> None:
+        """Store the table offset."""
+        raw = b"%d" % offset
+        self._write(lambda txn: txn.put(_OFFSET_KEY, raw, db=self._meta))
+
+    def write_batch(
+        self, writes: Iterable[tuple[bytes, bytes | None]], offset: int | None = None
+    ) -> None:
+        """Apply ``writes`` in order (``None`` value = delete) and, if given, store
+        ``offset`` as the table offset -- all in one write transaction.
+
+        Only each key's last write matters within one transaction, so the batch is
+        reduced to one put or delete per key and the puts go in one ``putmulti``.
+        """
+        final = dict(writes)
+        touches_empty = b"" in final
+        empty = final.pop(b"", None)
+        puts = [(k, v) for k, v in final.items() if v is not None]
+        dels = [k for k, v in final.items() if v is None]
+        raw_offset = None if offset is None else b"%d" % offset
+        values, meta = self._values, self._meta
+
+        def apply(txn: lmdb.Transaction[bytes]) -> None:
+            if puts:
+                txn.cursor(db=values).putmulti(puts, dupdata=False)
+            for k in dels:
+                txn.delete(k, db=values)
+            if touches_empty:
+                if empty is None:
+                    txn.delete(_EMPTY_KEY, db=meta)
+                else:
+                    txn.put(_EMPTY_KEY, empty, db=meta)
+            if raw_offset is not None:
+                txn.put(_OFFSET_KEY, raw_offset, db=meta)
+
+        try:
+            self._write(apply)
+        except lmdb.BadValsizeError:
+            too_long = next((k for k, _ in puts if len(k) > self._max_key), None)
+            if too_long is None:
+                raise
+            raise self._key_error(too_long) from None
+
+    def clear(self) -> None:
+        """Drop every value and the table offset (one transaction)."""
+
+        def apply(txn: lmdb.Transaction[bytes]) -> None:
+            txn.drop(self._values, delete=False)
+            txn.drop(self._meta, delete=False)
+
+        self._write(apply)
+
+    def _write(self, apply: Callable[[lmdb.Transaction[bytes]], object]) -> None:
+        """Run ``apply`` in a write transaction and commit; on a full map, grow the
+        map and run the whole transaction again."""
+        with self._write_lock:
+            while True:
+                try:
+                    with self._env.begin(write=True) as txn:
+                        apply(txn)
+                    return
+                except lmdb.MapFullError:
+                    self._grow()
+
+    def _grow(self) -> None:
+        """Double the map.  Caller holds the write lock (no write transaction is
+        open); taking the map lock waits out the open read transactions."""
+        with self._map_lock:
+            old = self._env.info()["map_size"]
+            self._env.set_mapsize(old * 2)
+            new = self._env.info()["map_size"]
+        if new <= old:  # never loop forever on a map that cannot grow
+            raise lmdb.MapFullError(f"cannot grow the LMDB map of {self._where()} beyond {old} bytes")
+        log.info("grew LMDB map of %s from %d to %d MiB", self._where(), old >> 20, new >> 20)
+
+    # -- lifecycle --------------------------------------------------------
+
+    def close(self) -> None:
+        """Wait for running reads and writes, fsync, close.  Idempotent; the store
+        must not be used afterwards (calls raise :class:`lmdb.Error`)."""
+        with self._write_lock, self._map_lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self._env.sync(True)
+            finally:
+                self._env.close()
+        log.debug("closed %r", self)
+
+    def _where(self) -> str:
+        return f"topic={self.topic!r}, partition={self.partition}"
+
+    def _key_error(self, key: bytes) -> ValueError:
+        return ValueError(
+            f"key of {len(key)} bytes exceeds LMDB's maximum key size of "
+            f"{self._max_key} bytes ({self._where()}, key starts {key[:32]!r})"
+        )
+
+
+class LMDB:
+    """Builder of :class:`LMDBStorage`: ``open(topic, partition)`` opens (creating
+    if needed) the environment at ``<path>/<topic>.<partition>/``, with the data
+    and offset a previous run left there.
+
+    A topic-partition may be open only once at a time in a process (LMDB's rule);
+    close the store before opening it again.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        map_size: int = DEFAULT_MAP_SIZE,
+        sync: bool = False,
+    ) -> None:
+        self.path = os.fspath(path)
+        self.map_size = map_size
+        self.sync = sync
+
+    def __repr__(self) -> str:
+        return f"LMDB({self.path!r}, map_size={self.map_size}, sync={self.sync})"
+
+    def open(self, topic: str, partition: int) -> LMDBStorage:
+        """The store of ``topic``/``partition`` under this builder's path."""
+        return LMDBStorage(
+            os.path.join(self.path, f"{topic}.{partition}"),
+            topic=topic,
+            partition=partition,
+            map_size=self.map_size,
+            sync=self.sync,
+        )
