@@ -20,7 +20,8 @@ class KafkaEmitter:
     def __init__(self, emitter: Emitter, brokers: Any) -> None:
         self.topic = emitter.topic
         self.hasher = emitter.hasher
-        self.num_partitions = len(TopicManager.for_brokers(brokers).partitions(emitter.topic))
+        with TopicManager.for_brokers(brokers) as topics:
+            self.num_partitions = len(topics.partitions(emitter.topic))
         self.producer = producer(brokers, client_id=f"goka-emitter-{emitter.topic}",
                                  overrides=emitter.producer_config)
         self._closed = threading.Event()
@@ -53,3 +54,4 @@ class KafkaEmitter:
         self.producer.flush()
         self._closed.set()
         self._poller.join()
+        self.producer = None  # librdkafka destroys the client with its last reference

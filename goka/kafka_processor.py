@@ -422,6 +422,8 @@ class KafkaProcessor:
                     self._drain()
                     self._commit(sync=True)
                 self.consumer.close()
+            if self.producer is not None:
+                self.producer.flush(FLUSH_TIMEOUT)
         except Exception as exc:
             log.exception("group %s: error while stopping", self.group)
             if self._error is None:
@@ -443,5 +445,8 @@ class KafkaProcessor:
                 storage.close()
             self._storages.clear()
             self.partitions.clear()
+            self.topics.close()
+            # librdkafka destroys a client with its last reference
+            self.consumer = self.producer = self._recovery = self._follower = None
             self.state = "stopped"
             self._recovered.set()

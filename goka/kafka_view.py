@@ -27,7 +27,8 @@ class KafkaView:
         self.table = view.table
         self.codec = view.codec
         self.brokers = brokers
-        self.num_partitions = len(TopicManager.for_brokers(brokers).partitions(view.table))
+        with TopicManager.for_brokers(brokers) as topics:
+            self.num_partitions = len(topics.partitions(view.table))
         builder = view.storage if view.storage is not None else LMDB(view.path or default_path("view", view.table))
         self.tables = [PartitionTable(view.table, p, builder.open(view.table, p))
                        for p in range(self.num_partitions)]

@@ -10,6 +10,7 @@ overridden by the ``consumer_config`` / ``producer_config`` a user passes.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -55,6 +56,9 @@ def bootstrap_servers(brokers: Any) -> str:
     return servers
 
 
+#: librdkafka's own log lines go through Python logging instead of stderr
+rdkafka_log = logging.getLogger("goka.kafka.rdkafka")
+
 _FETCH = {
     # librdkafka's default backoff paces fetching to ~150k msgs/s here; lift it.
     "fetch.queue.backoff.ms": 10,
@@ -81,6 +85,7 @@ def group_consumer(brokers: Any, group: str, *, client_id: str, auto_offset_rese
         "enable.auto.offset.store": False,
         "auto.offset.reset": auto_offset_reset,
         "allow.auto.create.topics": False,
+        "logger": rdkafka_log,
         **_FETCH,
     }
     config.update(overrides or {})
@@ -100,6 +105,7 @@ def reader_consumer(brokers: Any, *, client_id: str, overrides: Mapping[str, Any
         "enable.partition.eof": True,
         "auto.offset.reset": "earliest",
         "allow.auto.create.topics": False,
+        "logger": rdkafka_log,
         **_FETCH,
     }
     config.update(overrides or {})
@@ -116,6 +122,7 @@ def producer(brokers: Any, *, client_id: str, overrides: Mapping[str, Any] | Non
         "batch.num.messages": 10000,
         "queue.buffering.max.messages": 1000000,
         "queue.buffering.max.kbytes": 1048576,
+        "logger": rdkafka_log,
     }
     config.update(overrides or {})
     return Producer(config)
