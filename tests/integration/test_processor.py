@@ -170,6 +170,7 @@ def test_visit_all(broker, tmp_path, wait_for):
     emit_all(broker, topic, [("value1", 1), ("value2", 2)])
     graph = summing_group(group, [topic], visitor=lambda ctx, meta: ctx.set_value(meta))
     with processor(broker, graph, tmp_path) as proc:
+        assert proc.wait_recovered(30)
         wait_for(lambda: proc.get("value2") == 2, 30, "input processed")
         assert proc.visit_all("visitor", 25) == 2
         assert proc.get("value1") == 25 and proc.get("value2") == 25
@@ -212,6 +213,7 @@ def test_join_and_lookup(broker, tmp_path, wait_for):
                               goka.Lookup(devices, codec.String()), goka.Persist(codec.String()))
     emit_all(broker, clicks, [("u1", "d1"), ("u2", "d2")], value_codec=codec.String())
     with processor(broker, graph, tmp_path) as proc:
+        assert proc.wait_recovered(30)
         wait_for(lambda: proc.get("u1") == "Alice on phone" and proc.get("u2") == "Bob on None", 30, "enriched")
         emit_all(broker, users, [("u1", "Alicia")], value_codec=codec.String())
         wait_for(lambda: _processed_after_join_update(broker, clicks, proc), 30, "join update seen")
