@@ -164,7 +164,14 @@ class KafkaProcessor:
             if table is not None:
                 entry["table"] = table.stats()
             parts[p] = entry
-        return {"group": self.group, "state": self.state, "partitions": parts,
+        active = sorted(parts)
+        standby = sorted({p for (t, p), table in list(self._tables.items())
+                          if t == self.graph.table_topic and p not in parts and table.state == "running"}) \
+            if self.proc.hot_standby else []
+        return {"group": self.group, "state": self.state, "partitions": parts, "active": active,
+                "standby": standby,
+                "tables": {f"{t}/{p}": table.stats() for (t, p), table in list(self._tables.items())
+                           if table.state != "idle"},
                 "lookups": {t: v.state for t, v in self.lookups.items()}}
 
     # -- the loop ------------------------------------------------------------------------

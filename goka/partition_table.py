@@ -178,8 +178,7 @@ class TableReader:
             if gone:
                 consumer.incremental_unassign(gone)
             for table, event in removes:
-                if table.state != "running":
-                    table.state = "idle"
+                table.state = "idle"
                 event.set()
         if adds:
             assign = []

@@ -1,19 +1,22 @@
-"""Dispatcher of the per-partition processing step.
+"""Dispatcher of the per-partition processing step: the twin selected for this process.
 
-Only the pure twin exists so far; the compiled twin (``_dispatch_c``) belongs to the
-performance work and will be picked here through :func:`goka._core.load` once a
-benchmark shows it is faster.
+``_dispatch_c`` (compiled) by default, ``_dispatch_py`` under ``GOKA_NO_EXTENSIONS=1``
+(see ``goka._core``). ``Context`` is the class the callbacks receive at run time, so
+``goka.Context`` is always the class of ``ctx``. Type checkers read the pure twin.
 """
 from __future__ import annotations
 
-from goka._core import _dispatch_py as _impl
-from goka._core import loaded
+from typing import TYPE_CHECKING
 
-loaded["dispatch"] = _impl
-
-Context = _impl.Context
-Dispatcher = _impl.Dispatcher
-Sink = _impl.Sink
-TableAccess = _impl.TableAccess
+from goka._core import load
 
 __all__ = ["Context", "Dispatcher", "Sink", "TableAccess"]
+
+if TYPE_CHECKING:
+    from goka._core._dispatch_py import Context, Dispatcher, Sink, TableAccess
+else:
+    _impl = load("dispatch")
+    Context = _impl.Context
+    Dispatcher = _impl.Dispatcher
+    Sink = _impl.Sink
+    TableAccess = _impl.TableAccess
