@@ -54,4 +54,4 @@ class KafkaEmitter:
         self.producer.flush()
         self._closed.set()
         self._poller.join()
-        self.producer = None  # librdkafka destroys the client with its last reference
+        del self.producer  # librdkafka destroys the client with its last reference

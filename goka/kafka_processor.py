@@ -30,6 +30,7 @@ from goka.errors import (
     VisitAbortedError,
 )
 from goka.hash import goka as goka_hash
+from goka.latency import LatencyHistogram
 from goka.options import Offset
 from goka.partition_processor import PartitionProcessor
 from goka.partition_table import PartitionTable, TableReader
@@ -79,6 +80,7 @@ class KafkaProcessor:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._recovered = threading.Event()
+        self.latency = LatencyHistogram()
         self._ran = False
         self.partitions: dict[int, PartitionProcessor] = {}
         self._storages: dict[tuple[str, int], Storage] = {}
@@ -172,13 +174,14 @@ class KafkaProcessor:
                 "standby": standby,
                 "tables": {f"{t}/{p}": table.stats() for (t, p), table in list(self._tables.items())
                            if table.state != "idle"},
-                "lookups": {t: v.state for t, v in self.lookups.items()}}
+                "lookups": {t: v.state for t, v in self.lookups.items()},
+                "latency": self.latency.snapshot()}
 
     # -- the loop ------------------------------------------------------------------------
     def _install_signals(self) -> dict[int, Any]:
         if threading.current_thread() is not threading.main_thread():
             return {}
-        restore = {}
+        restore: dict[int, Any] = {}
         for sig in (signal.SIGINT, signal.SIGTERM):
             restore[sig] = signal.getsignal(sig)
             signal.signal(sig, lambda signum, frame: self._stop.set())
@@ -232,7 +235,8 @@ class KafkaProcessor:
             self._recover_ahead()
         offset_reset = "earliest" if proc.initial_offset == Offset.OLDEST else "latest"
         self.consumer = group_consumer(self.brokers, self.group, client_id=client_id,
-                                       auto_offset_reset=offset_reset, overrides=proc.consumer_config)
+                                       auto_offset_reset=offset_reset,
+                                       overrides={**proc.consumer_config, "on_commit": self._on_commit})
         self.consumer.subscribe(graph.consumed_topics, on_assign=self._on_assign,
                                 on_revoke=self._on_revoke, on_lost=self._on_revoke)
         self._last_commit = time.monotonic()
@@ -351,6 +355,7 @@ class KafkaProcessor:
     def _process(self, msgs: list[Any]) -> None:
         partitions = self.partitions
         touched = set()
+        started = time.perf_counter()
         for msg in msgs:
             err = msg.error()
             if err is not None:
@@ -363,6 +368,7 @@ class KafkaProcessor:
                 continue
             pp.process(msg)
             touched.add(pp)
+        self.latency.observe((time.perf_counter() - started) / len(msgs), len(msgs))
         for pp in touched:
             pp.end_batch()
 
@@ -371,19 +377,48 @@ class KafkaProcessor:
             pp.advance()
         if time.monotonic() - self._last_commit >= COMMIT_INTERVAL:
             self._commit(sync=False)
+            self._refresh_watermarks()
+
+    def _refresh_watermarks(self) -> None:
+        """Note each input partition's high watermark (as last fetched) for lag in stats();
+        the consumer is only ever touched from this thread."""
+        for p, pp in self.partitions.items():
+            for topic in pp.hwm:
+                try:
+                    high = self.consumer.get_watermark_offsets(TopicPartition(topic, p), cached=True)[1]
+                except Exception:  # nothing fetched yet
+                    continue
+                if high is not None and high >= 0:
+                    pp.hwm[topic] = high
 
     def _commit(self, *, sync: bool) -> None:
+        """Commit every acknowledged offset not yet confirmed as committed. A failed commit
+        is retried at the next interval (confirmation comes from ``on_commit``)."""
         self._last_commit = time.monotonic()
         offsets = [TopicPartition(topic, p, off) for p, pp in self.partitions.items()
-                   for topic, off in pp.committable.items()]
+                   for topic, off in pp.committable.items() if off > pp.committed.get(topic, -1)]
         if not offsets:
             return
         try:
-            self.consumer.commit(offsets=offsets, asynchronous=not sync)
-        except Exception as exc:  # a failed commit only means replay after a restart
+            if sync:
+                done = self.consumer.commit(offsets=offsets, asynchronous=False)
+                self._on_commit(None, done)
+            else:
+                self.consumer.commit(offsets=offsets, asynchronous=True)
+        except Exception as exc:  # retried at the next interval; at worst replayed after a restart
             log.warning("group %s: commit failed: %s", self.group, exc)
-        for pp in self.partitions.values():
-            pp.committable.clear()
+
+    def _on_commit(self, err: Any, partitions: list[Any]) -> None:
+        if err is not None:
+            log.warning("group %s: commit failed: %s", self.group, err)
+        else:
+            for tp in partitions or ():
+                pp = self.partitions.get(tp.partition)
+                if pp is not None and tp.error is None and tp.offset > pp.committed.get(tp.topic, -1):
+                    pp.committed[tp.topic] = tp.offset
+        user = self.proc.consumer_config.get("on_commit")
+        if user is not None:
+            user(err, partitions)
 
     def _drain(self) -> None:
         """Wait until everything produced so far is acknowledged and written."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from goka._core.dispatch import Dispatcher
@@ -154,8 +154,8 @@ class PartitionProcessor:
         hasher: Callable[[bytes, int], int],
         fail: Callable[[BaseException], None],
         storage: Storage | None,
-        joins: dict[str, Callable[[bytes], bytes | None]],
-        lookups: dict[str, Callable[[str], Any]],
+        joins: Mapping[str, Callable[[bytes], bytes | None]],
+        lookups: Mapping[str, Callable[[str], Any]],
         nil_handling: NilHandling,
     ) -> None:
         self.graph = graph
@@ -170,11 +170,13 @@ class PartitionProcessor:
         self.dispatcher = Dispatcher(graph, partition, self, table=self.table, joins=joins,
                                      lookups=lookups, nil_handling=nil_handling)
         self.tickets: dict[str, deque[Ticket]] = {t: deque() for t in graph.consumed_topics}
-        self.committable: dict[str, int] = {}
+        self.committable: dict[str, int] = {}  # next offset to commit, per topic (acknowledged prefix)
+        self.committed: dict[str, int] = {}  # what the group coordinator confirmed
         self.current: Ticket | None = None
         self.consumed: dict[str, int] = {t: 0 for t in graph.consumed_topics}
         self.last_offset: dict[str, int] = {}
         self.produced: dict[str, int] = {}
+        self.hwm: dict[str, int] = {t: -1 for t in graph.consumed_topics}
 
     # -- the dispatcher's sink -----------------------------------------------------------
     def emit(self, topic: str, key: bytes, value: bytes | None, headers: Any) -> None:
@@ -264,10 +266,17 @@ class PartitionProcessor:
         return self.table.get(key) if self.table is not None else None
 
     def stats(self) -> dict[str, Any]:
+        lag = {}
+        for topic, high in self.hwm.items():
+            if high >= 0:
+                lag[topic] = max(0, high - self.last_offset.get(topic, -1) - 1)
         return {
+            "hwm": {t: h for t, h in self.hwm.items() if h >= 0},
+            "lag": lag,
             "consumed": dict(self.consumed),
             "last_offset": dict(self.last_offset),
             "committable": dict(self.committable),
+            "committed": dict(self.committed),
             "produced": dict(self.produced),
             "in_flight": self.in_flight(),
         }

@@ -66,14 +66,14 @@ class PartitionTable:
 
     def apply(self, msgs: list[Message]) -> None:
         """Apply a batch of table records (all of this partition, in order)."""
-        last = msgs[-1].offset()
+        last: int = msgs[-1].offset()  # type: ignore[assignment]
         callback = self.update_callback
         if callback is None:
             self.storage.write_batch(((m.key() or b"", m.value()) for m in msgs), offset=last)
         else:
             for m in msgs:
                 ts = m.timestamp()[1]
-                ctx = UpdateContext(self.topic, self.partition, m.offset(), m.headers(), ts)
+                ctx = UpdateContext(self.topic, self.partition, m.offset(), m.headers(), ts)  # type: ignore[arg-type]
                 callback(ctx, self.storage, m.key() or b"", m.value())
             self.storage.set_offset(last)
         self.records += len(msgs)
@@ -204,7 +204,7 @@ class TableReader:
             if assign:
                 consumer.incremental_assign(assign)
 
-    def _handle(self, consumer: Any, msgs: list[Message]) -> None:
+    def _handle(self, consumer: Any, msgs: list[Any]) -> None:
         batch: list[Message] = []
         current: PartitionTable | None = None
         for msg in msgs:

@@ -478,14 +478,6 @@ cdef class Dispatcher:
     def encode(self, codec, value, topic, Context ctx not None):
         return self._encode(codec, value, topic, ctx)
 
-    def process_tuples(self, list msgs):
-        cdef tuple m
-        cdef Py_ssize_t n = 0
-        for m in msgs:
-            if self._process(m[0], m[1], m[2], m[3], m[4], m[5]):
-                n += 1
-        return n
-
     def process(self, topic, offset, key, value, timestamp_ms=None, headers=None):
         return self._process(topic, offset, key, value, timestamp_ms, headers)
 

@@ -365,7 +365,9 @@ class _TesterView:
 
     def items(self, prefix: str | None = None, start: str | None = None,
               end: str | None = None) -> Iterator[tuple[str, Any]]:
-        enc = (lambda s: None if s is None else _key_bytes(s))
+        def enc(s: str | None) -> bytes | None:
+            return None if s is None else _key_bytes(s)
+
         for k, v in self.storage.items(enc(prefix), enc(start), enc(end)):
             yield k.decode("utf-8", "surrogateescape"), self.codec.decode(v)
 
