@@ -241,3 +241,78 @@ def test_stop_from_another_thread_commits(broker, tmp_path, wait_for):
     assert sum(offsets.values()) == 100
     with pytest.raises(goka.ProcessorStoppedError):
         proc.run()
+
+
+def test_missing_input_topic_and_copartitioning(embedded_cluster, tmp_path):
+    cluster = embedded_cluster
+    cluster.create_topic("four", 4)
+    cluster.create_topic("three", 3)
+    noop = lambda ctx, msg: None  # noqa: E731
+    with pytest.raises(goka.GokaError, match="requested topic was not found: 'absent'"):
+        goka.Processor(cluster, goka.define_group("g1", goka.Input("absent", codec.String(), noop)),
+                       path=str(tmp_path))
+    with pytest.raises(goka.CopartitionError, match="'four' has 4 partitions, 'three' has 3 partitions"):
+        goka.Processor(cluster, goka.define_group("g2", goka.Input("four", codec.String(), noop),
+                                                  goka.Join("three", codec.String())), path=str(tmp_path))
+    # the group's own topics are created with the inputs' partition count
+    goka.Processor(cluster, goka.define_group("g3", goka.Input("four", codec.String(), noop),
+                                              goka.Loop(codec.String(), noop), goka.Persist(codec.String())),
+                   path=str(tmp_path))
+    assert cluster.partitions("g3-table") == [0, 1, 2, 3]
+    assert cluster.partitions("g3-loop") == [0, 1, 2, 3]
+    # a lookup may have any partition count
+    goka.Processor(cluster, goka.define_group("g4", goka.Input("four", codec.String(), noop),
+                                              goka.Lookup("three", codec.String())), path=str(tmp_path))
+
+
+def test_loopback_delete_headers_and_outputs(broker, tmp_path, wait_for):
+    """Loopback re-keys across partitions; delete writes a tombstone that views apply; emits
+    carry headers and go to the partition Go Goka's hasher picks."""
+    inp, out, group = broker.name("input"), broker.name("output"), broker.name("loopy")
+    broker.create_topic(inp, 4)
+    broker.create_topic(out, 3)
+
+    def on_input(ctx, msg):
+        if msg == "delete":
+            ctx.delete()
+            return
+        ctx.set_value(msg)
+        ctx.loopback(f"per-letter-{msg[0]}", ctx.key)
+        ctx.emit(out, ctx.key, msg.upper(), headers={"origin": ctx.topic, "seen": ctx.headers.get("h", b"")})
+
+    def on_loop(ctx, msg):
+        ctx.set_value(",".join(sorted(set(filter(None, (ctx.value() or "").split(",") + [msg])))))
+
+    graph = goka.define_group(group, goka.Input(inp, codec.String(), on_input), goka.Loop(codec.String(), on_loop),
+                              goka.Output(out, codec.String()), goka.Persist(codec.String()))
+    with goka.Emitter(broker.brokers, inp, codec.String()) as em:
+        for key, value in [("k1", "apple"), ("k2", "avocado"), ("k3", "banana")]:
+            em.emit_sync(key, value, headers={"h": b"x"})
+    with processor(broker, graph, tmp_path) as proc:
+        view = goka.View(broker.brokers, goka.group_table(group), codec.String(), path=str(tmp_path / "v"),
+                         consumer_config=broker.group_config)
+        with view:
+            wait_for(lambda: view.get("per-letter-a") == "k1,k2" and view.get("per-letter-b") == "k3", 30,
+                     "loopback results")
+            assert view.get("k1") == "apple"
+            goka.Emitter(broker.brokers, inp, codec.String()).emit_sync("k1", "delete")
+            wait_for(lambda: not view.has("k1"), 30, "the tombstone to delete k1")
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": broker.name("check"),
+                         "auto.offset.reset": "earliest", **broker.group_config})
+    consumer.subscribe([out])
+    seen = {}
+    try:
+        wait_for(lambda: _poll_into(consumer, seen) and len(seen) == 3, 30, "three output records")
+    finally:
+        consumer.close()
+    for key, value in [("k1", "APPLE"), ("k2", "AVOCADO"), ("k3", "BANANA")]:
+        msg = seen[key]
+        assert msg.value() == value.encode() and msg.partition() == goka.hash.goka(key, 3)
+        assert dict(msg.headers()) == {"origin": inp.encode(), "seen": b"x"}
+
+
+def _poll_into(consumer, seen):
+    msg = consumer.poll(0.5)
+    if msg is not None and msg.error() is None:
+        seen[msg.key().decode()] = msg
+    return True
