@@ -1,0 +1,162 @@
+"""End-to-end benchmarks on an EmbeddedCluster (librdkafka's mock cluster, in process).
+
+Plain script, not a test::
+
+    python bench/bench_end_to_end.py processor [--messages 400000] [--partitions 4] [--keys 10000]
+    python bench/bench_end_to_end.py view      [--records 1000000] [--partitions 16]
+    python bench/bench_end_to_end.py emitter   [--messages 300000]
+    python bench/bench_end_to_end.py all
+
+- processor: the click-count group (String input, Int64 table in LMDB, changelog on)
+  consuming a pre-filled topic, against a raw confluent-kafka consumer reading the same
+  topic with the same fetch tuning, in the same run. Steady state: timed from the first
+  to the last message processed (group join and startup excluded).
+- view: recovery of a table topic of ``--records`` distinct keys into LMDB.
+- emitter: ``goka.Emitter.emit`` against raw ``Producer.produce`` (same broker, same count).
+
+The mock keeps at most ~5 MiB per partition: the defaults stay under that.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+import goka
+from goka import codec
+from goka.demo import click_count_group
+
+__all__ = ["main"]
+
+
+def fill(brokers: str, topic: str, n: int, keys: int, partitions: int, value: bytes = b"click") -> None:
+    producer = Producer({"bootstrap.servers": brokers, "linger.ms": 20, "batch.num.messages": 10000,
+                         "queue.buffering.max.messages": 2000000})
+    for i in range(n):
+        key = f"user-{i % keys}".encode()
+        while True:
+            try:
+                producer.produce(topic, value, key, goka.hash.goka(key, partitions))
+                break
+            except BufferError:
+                producer.poll(0.05)
+        if i % 10000 == 0:
+            producer.poll(0)
+    producer.flush()
+
+
+def raw_consume(brokers: str, topic: str, partitions: int, n: int) -> float:
+    consumer = Consumer({"bootstrap.servers": brokers, "group.id": "raw-bench", "enable.auto.commit": False,
+                         "fetch.queue.backoff.ms": 10, "queued.min.messages": 200000})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    got, start = 0, None
+    while got < n:
+        msgs = consumer.consume(10000, 1.0)
+        if msgs and start is None:
+            start = time.perf_counter()
+        got += sum(1 for m in msgs if m.error() is None)
+    elapsed = time.perf_counter() - (start or time.perf_counter())
+    consumer.close()
+    return n / elapsed
+
+
+def bench_processor(args: argparse.Namespace) -> None:
+    n, parts = args.messages, args.partitions
+    with goka.EmbeddedCluster(partitions=parts) as cluster, tempfile.TemporaryDirectory() as path:
+        cluster.create_topic("user-clicks", parts)
+        fill(cluster.brokers, "user-clicks", n, args.keys, parts)
+        raw = raw_consume(cluster.brokers, "user-clicks", parts, n)
+        proc = goka.Processor(cluster, click_count_group(), path=path)
+        proc.start()
+
+        def consumed() -> int:
+            return sum(sum(p["consumed"].values()) for p in proc.stats()["partitions"].values())
+
+        start = None
+        while True:
+            done = consumed()
+            if done and start is None:
+                start, first = time.perf_counter(), done
+            if done >= n:
+                break
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - start  # type: ignore[operator]
+        proc.stop()
+        rate = (n - first) / elapsed
+        print(f"processor click-count (LMDB, changelog): {rate:,.0f} msgs/s")
+        print(f"raw confluent-kafka consume (same topic): {raw:,.0f} msgs/s")
+        print(f"ratio: {rate / raw:.1%} of raw consume")
+
+
+def bench_view(args: argparse.Namespace) -> None:
+    n, parts = args.records, args.partitions
+    with goka.EmbeddedCluster(partitions=parts) as cluster, tempfile.TemporaryDirectory() as path:
+        cluster.create_topic("bench-table", parts)
+        fill(cluster.brokers, "bench-table", n, n, parts, value=b"42")
+        view = goka.View(cluster, "bench-table", codec.Int64(), path=path)
+        start = time.perf_counter()
+        view.start()
+        view.wait_recovered()
+        elapsed = time.perf_counter() - start
+        assert view.get("user-0") == 42 and view.get(f"user-{n - 1}") == 42
+        view.stop()
+        print(f"view recovery into LMDB: {n / elapsed:,.0f} records/s ({n:,} records, {elapsed:.2f} s)")
+
+
+def bench_emitter(args: argparse.Namespace) -> None:
+    n = args.messages
+    with goka.EmbeddedCluster(partitions=4) as cluster:
+        cluster.create_topic("emit-raw", 4)
+        cluster.create_topic("emit-goka", 4)
+        producer = Producer({"bootstrap.servers": cluster.brokers, "linger.ms": 5,
+                             "queue.buffering.max.messages": 1000000})
+        start = time.perf_counter()
+        for i in range(n):
+            key = f"user-{i % 10000}".encode()
+            while True:
+                try:
+                    producer.produce("emit-raw", b"click", key, goka.hash.goka(key, 4), on_delivery=lambda e, m: None)
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+            if i % 1000 == 0:
+                producer.poll(0)
+        producer.flush()
+        raw = n / (time.perf_counter() - start)
+        emitter = goka.Emitter(cluster, "emit-goka", codec.String())
+        start = time.perf_counter()
+        for i in range(n):
+            emitter.emit(f"user-{i % 10000}", "click")
+        emitter.finish()
+        rate = n / (time.perf_counter() - start)
+        print(f"emitter: {rate:,.0f} msgs/s; raw produce with delivery callbacks: {raw:,.0f} msgs/s; "
+              f"ratio {rate / raw:.1%}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("which", choices=["processor", "view", "emitter", "all"])
+    parser.add_argument("--messages", type=int, default=400000)
+    parser.add_argument("--records", type=int, default=1000000)
+    parser.add_argument("--partitions", type=int, default=None)
+    parser.add_argument("--keys", type=int, default=10000)
+    args = parser.parse_args(argv)
+    from goka._core import loaded  # noqa: F401  (report which twins run)
+
+    print(f"# {platform.node()} {platform.machine()} {os.cpu_count()} cpus, Python {sys.version.split()[0]}, "
+          f"GOKA_NO_EXTENSIONS={os.environ.get('GOKA_NO_EXTENSIONS', '')}")
+    if args.which in ("processor", "all"):
+        bench_processor(argparse.Namespace(**{**vars(args), "partitions": args.partitions or 4}))
+    if args.which in ("view", "all"):
+        bench_view(argparse.Namespace(**{**vars(args), "partitions": args.partitions or 16}))
+    if args.which in ("emitter", "all"):
+        bench_emitter(args)
+
+
+if __name__ == "__main__":
+    main()
