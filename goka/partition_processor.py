@@ -44,16 +44,34 @@ class Generation:
 
 
 class TableCache:
-    """The dispatcher's view of the group table: unacknowledged generations over storage."""
+    """The dispatcher's view of the group table: a cache of recent values (read or
+    written) over the unacknowledged generations over storage.
 
-    __slots__ = ("storage", "current", "sealed")
+    The processor is the table partition's only writer, so cached values stay exact.
+    The cache holds at most ``max_cached`` keys and is simply emptied when full.
+    """
 
-    def __init__(self, storage: Storage) -> None:
+    __slots__ = ("storage", "current", "sealed", "values", "max_cached")
+
+    def __init__(self, storage: Storage, max_cached: int = 200_000) -> None:
         self.storage = storage
         self.current: Generation | None = None
         self.sealed: deque[Generation] = deque()
+        self.values: dict[bytes, bytes | None] = {}
+        self.max_cached = max_cached
 
     def get(self, key: bytes) -> bytes | None:
+        value = self.values.get(key, _MISSING)
+        if value is not _MISSING:
+            return value  # type: ignore[return-value]
+        value = self._lookup(key)
+        values = self.values
+        if len(values) >= self.max_cached:
+            values.clear()
+        values[key] = value
+        return value
+
+    def _lookup(self, key: bytes) -> bytes | None:
         current = self.current
         if current is not None:
             value = current.writes.get(key, _MISSING)
@@ -70,6 +88,10 @@ class TableCache:
         if current is None:
             current = self.current = Generation()
         current.writes[key] = value
+        values = self.values
+        if len(values) >= self.max_cached:
+            values.clear()
+        values[key] = value
 
     def seal(self) -> None:
         """Close the batch's generation; later writes start a new one."""
