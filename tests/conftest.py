@@ -70,3 +70,5 @@ def compiled_fixture(name: str) -> Any:
 
 hashing = twin_fixture("hashing")
 hashing_c = compiled_fixture("hashing")
+dispatch = twin_fixture("dispatch")
+dispatch_c = compiled_fixture("dispatch")
