@@ -139,7 +139,7 @@ class Context:
         if data is None:
             return None
         try:
-            return d.table_codec.decode(data)
+            return d.table_codec.decode(data)  # type: ignore[union-attr]
         except CodecError as exc:
             raise exc.located(topic=d.table_topic, partition=d.partition, key=self.key, group=d.group) from exc.__cause__
         except Exception as exc:
@@ -236,7 +236,7 @@ def _header_bytes(value: object) -> bytes:
         return b""
     if isinstance(value, str):
         return value.encode()
-    return bytes(value)  # type: ignore[call-overload]
+    return bytes(value)  # type: ignore[call-overload,no-any-return]
 
 
 class Dispatcher:
