@@ -51,8 +51,10 @@ FLUSH_TIMEOUT = 60.0
 
 
 def default_path(kind: str, name: str) -> str:
-    """Default local storage directory: ``<tmp>/goka/<kind>/<name>`` (as Go Goka)."""
-    return os.path.join(tempfile.gettempdir(), "goka", kind, name)
+    """Default local storage directory: ``<tmp>/goka-state/<kind>/<name>`` (Go Goka uses
+    ``/tmp/goka/...``; a directory named ``goka`` in the temp dir would shadow the package
+    for programs started there)."""
+    return os.path.join(tempfile.gettempdir(), "goka-state", kind, name)
 
 
 class KafkaProcessor:
@@ -172,8 +174,7 @@ class KafkaProcessor:
             if self.proc.hot_standby else []
         return {"group": self.group, "state": self.state, "partitions": parts, "active": active,
                 "standby": standby,
-                "tables": {f"{t}/{p}": table.stats() for (t, p), table in list(self._tables.items())
-                           if table.state != "idle"},
+                "tables": {f"{t}/{p}": table.stats() for (t, p), table in list(self._tables.items())},
                 "lookups": {t: v.state for t, v in self.lookups.items()},
                 "latency": self.latency.snapshot()}
 

@@ -1,10 +1,13 @@
 """One assigned partition of a processor: dispatch, table cache, acknowledgement tracking.
 
-For every input message a :class:`Ticket` counts what the message still waits for:
-each record its callback produced (table write, emit, loopback) until the broker
-acknowledges it, and each ``ctx.defer_commit()`` until ``done()`` is called. Input
-offsets are committed over the contiguous prefix of finished tickets, so a commit never
-passes a message whose effects are not all acknowledged.
+For the messages of one input topic in one consumed batch, a :class:`Ticket` counts
+what they still wait for: each record their callbacks produced (table write, emit,
+loopback) until the broker acknowledges it, and each ``ctx.defer_commit()`` until
+``done()`` is called. A ticket covers the offsets up to its last successfully processed
+message. Input offsets are committed over the contiguous prefix of finished tickets, so
+a commit never passes a message whose effects are not all acknowledged, nor a message
+whose callback failed. (One ticket per batch rather than per message: the bookkeeping
+cost per message is a counter increment.)
 
 Table writes of one consumed batch form a :class:`Generation`. The callback sees them at
 once (``ctx.value()`` reads the newest generation first), but they reach local storage
@@ -71,6 +74,14 @@ class TableCache:
         values[key] = value
         return value
 
+    def peek(self, key: bytes) -> bytes | None:
+        """A read from another thread: the cached value or storage, without touching the
+        cache or the generations (which only the processing thread may)."""
+        value = self.values.get(key, _MISSING)
+        if value is not _MISSING:
+            return value  # type: ignore[return-value]
+        return self.storage.get(key)
+
     def _lookup(self, key: bytes) -> bytes | None:
         current = self.current
         if current is not None:
@@ -115,14 +126,15 @@ class TableCache:
 
 
 class Ticket:
-    """What one input message still waits for before its offset may be committed."""
+    """What the messages of one topic in one batch still wait for before their offsets
+    may be committed; ``offset`` is the last one processed successfully (-1: none)."""
 
     __slots__ = ("pp", "topic", "offset", "pending", "gen")
 
-    def __init__(self, pp: PartitionProcessor, topic: str, offset: int) -> None:
+    def __init__(self, pp: PartitionProcessor, topic: str) -> None:
         self.pp = pp
         self.topic = topic
-        self.offset = offset
+        self.offset = -1
         self.pending = 0
         self.gen: Generation | None = None
 
@@ -195,6 +207,7 @@ class PartitionProcessor:
         self.committable: dict[str, int] = {}  # next offset to commit, per topic (acknowledged prefix)
         self.committed: dict[str, int] = {}  # what the group coordinator confirmed
         self.current: Ticket | None = None
+        self.open: dict[str, Ticket] = {}  # the current batch's ticket per topic
         self.consumed: dict[str, int] = {t: 0 for t in graph.consumed_topics}
         self.last_offset: dict[str, int] = {}
         self.produced: dict[str, int] = {}
@@ -237,16 +250,16 @@ class PartitionProcessor:
         """Process one confluent-kafka message of this partition."""
         topic = msg.topic()
         offset = msg.offset()
-        ticket = Ticket(self, topic, offset)
-        self.tickets[topic].append(ticket)
+        ticket = self.open.get(topic)
+        if ticket is None:
+            ticket = self.open[topic] = Ticket(self, topic)
+            self.tickets[topic].append(ticket)
         self.current = ticket
         try:
             self.dispatcher.process(topic, offset, msg.key(), msg.value(), msg.timestamp()[1], msg.headers())
-        except BaseException:
-            ticket.pending += 1  # never resolved: the failed message is not committed
-            raise
         finally:
             self.current = None
+        ticket.offset = offset  # only after success: a failed message is never covered
         self.consumed[topic] += 1
         self.last_offset[topic] = offset
 
@@ -266,6 +279,7 @@ class PartitionProcessor:
         return len(keys)
 
     def end_batch(self) -> None:
+        self.open.clear()
         if self.table is not None:
             self.table.seal()
 
@@ -275,8 +289,10 @@ class PartitionProcessor:
             self.table.flush()
         for topic, tickets in self.tickets.items():
             last = -1
-            while tickets and tickets[0].pending == 0:
-                last = tickets.popleft().offset
+            while tickets and tickets[0].pending == 0 and tickets[0] is not self.open.get(topic):
+                offset = tickets.popleft().offset
+                if offset >= 0:
+                    last = offset
             if last >= 0:
                 self.committable[topic] = last + 1
         return self.committable
@@ -285,7 +301,8 @@ class PartitionProcessor:
         return sum(len(t) for t in self.tickets.values()) + (self.table.unflushed if self.table else 0)
 
     def get(self, key: bytes) -> bytes | None:
-        return self.table.get(key) if self.table is not None else None
+        """The table value of ``key``; safe from any thread (see :meth:`TableCache.peek`)."""
+        return self.table.peek(key) if self.table is not None else None
 
     def stats(self) -> dict[str, Any]:
         lag = {}

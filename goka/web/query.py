@@ -1,0 +1,104 @@
+"""The query page: look a key up in an attached processor's table or a view.
+
+Sources are named after the processor's group or the view's table. Values are shown as
+indented JSON (Go Goka's default humanizer); a key in a partition this instance does not
+hold is reported as such, not as missing.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from goka.errors import GokaError
+from goka.web.html import escape, page
+
+__all__ = ["humanize", "lookup", "query_page"]
+
+
+def humanize(value: Any) -> str:
+    """Indented JSON of a decoded table value (msgspec structs included), else ``repr``."""
+    try:
+        import msgspec
+
+        return json.dumps(msgspec.to_builtins(value), indent=2, ensure_ascii=False)
+    except Exception:
+        return repr(value)
+
+
+def _read(source: Any, key: str) -> Any:
+    """``source.get(key)``; for a Kafka processor, read its table's storage instead.
+
+    Workaround: ``Processor.get`` fills the processing thread's table cache from the
+    calling thread, which can race a callback's write. Storage alone (LMDB, safe for
+    concurrent readers) gives the last acknowledged value. Drop this once the runtime
+    offers a thread-safe read.
+    """
+    backend = getattr(source, "_backend", None)
+    tables = getattr(backend, "_tables", None)
+    persist = getattr(getattr(source, "graph", None), "persist", None)
+    if backend is None or tables is None or persist is None:
+        return source.get(key)
+    from goka.errors import PartitionNotHeldError
+    from goka.hash import goka as goka_hash
+
+    kbytes = key.encode("utf-8", "surrogateescape")
+    partition = goka_hash(kbytes, backend.num_partitions)
+    table = tables.get((source.graph.table_topic, partition))
+    held = partition in backend.partitions or (source.hot_standby and table is not None and table.state == "running")
+    if table is None or not held:
+        raise PartitionNotHeldError(f"group {source.group!r}: key {key!r} is in partition {partition}, "
+                                    f"which this instance does not hold")
+    data = table.storage.get(kbytes)
+    return None if data is None else persist.codec.decode(data)
+
+
+def lookup(sources: Mapping[str, Any], source: str, key: str) -> dict[str, Any]:
+    """``{"source", "key", "found", "value", "error"}`` for ``key`` in source ``source``
+    (anything with ``get(key)``: a processor or a view)."""
+    result: dict[str, Any] = {"source": source, "key": key, "found": False, "value": None, "error": None}
+    getter = sources.get(source)
+    if getter is None:
+        result["error"] = f"no source {source!r}; sources: {', '.join(sources) or 'none'}"
+        return result
+    try:
+        value = _read(getter, key)
+    except GokaError as exc:  # e.g. PartitionNotHeldError, NotRecoveredError
+        result["error"] = f"{type(exc).__name__}: {exc}"
+        return result
+    except Exception as exc:  # e.g. storage closed by a concurrent stop, a decode failure
+        result["error"] = f"{type(exc).__name__}: {exc}"
+        return result
+    if value is not None:
+        result["found"] = True
+        result["value"] = humanize(value)
+    return result
+
+
+def query_page(sources: Mapping[str, Any], source: str | None, key: str | None) -> bytes:
+    """The form, and the result of looking ``key`` up when one is given."""
+    if source is None and sources:
+        source = next(iter(sources))
+    options = "".join(f'<option value="{escape(name)}"{" selected" if name == source else ""}>'
+                      f'{escape(name)}</option>' for name in sources)
+    form = ('<section class="card"><form class="inline" method="get" action="/query">'
+            f'<label>source <select name="source" id="source">{options}</select></label>'
+            f'<label>key <input name="key" id="key" size="40" value="{escape(key or "")}" autofocus></label>'
+            '<button type="submit" id="lookup">Look up</button></form></section>')
+    result = ""
+    if key is not None and source is not None:
+        found = lookup(sources, source, key)
+        link = f"/api/query?source={quote(source)}&key={quote(key)}"
+        head = (f'<div class="card-head"><h2>{escape(source)} / {escape(key)}</h2>'
+                f'<a class="muted" href="{escape(link)}">json</a></div>')
+        if found["error"]:
+            body = f'<p class="error" id="error">{escape(found["error"])}</p>'
+        elif found["found"]:
+            body = f'<pre id="result">{escape(found["value"])}</pre>'
+        else:
+            body = f'<p class="warn" id="not-found">key {escape(key)!s} not found in {escape(source)}</p>'
+        result = f'<section class="card">{head}{body}</section>'
+    elif not sources:
+        result = '<p class="muted">no sources: attach processors with a table, or views</p>'
+    return page("Query", "query", f"<h1>Query</h1>{form}{result}")
