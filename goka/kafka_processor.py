@@ -21,7 +21,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from goka._kafka.admin import TopicManager
-from goka._kafka.clients import TopicPartition, group_consumer, producer
+from goka._kafka.clients import TopicPartition, consume_available, group_consumer, producer
 from goka.errors import (
     CopartitionError,
     PartitionNotHeldError,
@@ -198,7 +198,7 @@ class KafkaProcessor:
         try:
             self._start_clients()
             while not self._stop.is_set():
-                msgs = self.consumer.consume(BATCH_SIZE, 0.1)
+                msgs = consume_available(self.consumer, BATCH_SIZE, 0.1)
                 if msgs:
                     self._process(msgs)
                 self.producer.poll(0)
@@ -333,7 +333,8 @@ class KafkaProcessor:
     def _on_revoke(self, consumer: Any, revoked: list[Any]) -> None:
         parts = sorted({tp.partition for tp in revoked})
         log.info("group %s: releasing partitions %s", self.group, parts)
-        self._drain()
+        if self.state != "stopping":  # a stopping processor drained just before closing
+            self._drain()
         self._commit(sync=True)
         own = []
         for p in parts:

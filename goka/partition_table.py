@@ -17,7 +17,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from goka._kafka.clients import OFFSET_BEGINNING, KafkaError, Message, TopicPartition, reader_consumer
+from goka._kafka.clients import (
+    OFFSET_BEGINNING,
+    KafkaError,
+    Message,
+    TopicPartition,
+    consume_available,
+    reader_consumer,
+)
 from goka.storage import Storage
 
 __all__ = ["PartitionTable", "TableReader", "UpdateContext", "UpdateCallback"]
@@ -157,7 +164,7 @@ class TableReader:
                 if not self._tables:
                     self._stop.wait(0.02)
                     continue
-                msgs = consumer.consume(1000, 0.1)
+                msgs = consume_available(consumer, 1000, 0.1)
                 if msgs:
                     self._handle(consumer, msgs)
         except BaseException as exc:  # surfaced to waiters via .error
@@ -187,6 +194,16 @@ class TableReader:
                 offset = table.initial_offset()
                 low, high = consumer.get_watermark_offsets(TopicPartition(table.topic, table.partition),
                                                            timeout=10)
+                if offset != OFFSET_BEGINNING and offset > high:
+                    # The local table claims records the topic does not have: the topic
+                    # was re-created or truncated (or the broker under-reports its high
+                    # watermark, as Tansu may). Rebuild from the log rather than serve
+                    # stale values and skip the topic's first records.
+                    log.warning("%s/%d: local table offset %d is beyond the high watermark %d; "
+                                "clearing the local table and reading the topic from the start",
+                                table.topic, table.partition, offset - 1, high)
+                    table.storage.clear()
+                    offset = OFFSET_BEGINNING
                 table.hwm = high
                 table.start_offset = low if offset == OFFSET_BEGINNING else max(offset, low)
                 if high == 0:  # an empty partition is recovered right away

@@ -35,10 +35,25 @@ __all__ = [
     "Producer",
     "TopicPartition",
     "bootstrap_servers",
+    "consume_available",
     "group_consumer",
     "reader_consumer",
     "producer",
 ]
+
+
+def consume_available(consumer: Consumer, max_messages: int, timeout: float) -> list[Message]:
+    """Up to ``max_messages`` messages: whatever is already fetched, without waiting; if
+    nothing is, wait at most ``timeout`` for the first one. (``consume(n, timeout)`` alone
+    waits the whole timeout whenever fewer than ``n`` messages are available, which adds
+    up to ``timeout`` of latency per step at low rates.)"""
+    msgs = consumer.consume(max_messages, 0)
+    if msgs:
+        return msgs
+    first = consumer.poll(timeout)
+    if first is None:
+        return []
+    return [first, *consumer.consume(max_messages - 1, 0)]
 
 
 def bootstrap_servers(brokers: Any) -> str:

@@ -295,7 +295,8 @@ def test_loopback_delete_headers_and_outputs(broker, tmp_path, wait_for):
             wait_for(lambda: view.get("per-letter-a") == "k1,k2" and view.get("per-letter-b") == "k3", 30,
                      "loopback results")
             assert view.get("k1") == "apple"
-            goka.Emitter(broker.brokers, inp, codec.String()).emit_sync("k1", "delete")
+            with goka.Emitter(broker.brokers, inp, codec.String()) as em:
+                em.emit_sync("k1", "delete")
             wait_for(lambda: not view.has("k1"), 30, "the tombstone to delete k1")
     consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": broker.name("check"),
                          "auto.offset.reset": "earliest", **broker.group_config})
