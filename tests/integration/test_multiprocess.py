@@ -29,6 +29,11 @@ WORKER = Path(__file__).with_name("mp_worker.py")
 TIMEOUT = 45.0  # bound of every wait on a worker or the table
 KEYS = [f"key-{i:02d}" for i in range(20)]
 
+# Most tests run on the embedded cluster only; the Tansu broker (a separate process, slower
+# group joins) covers a representative subset -- the tests without this mark.
+EMBEDDED_ONLY = pytest.mark.parametrize("broker", ["embedded"], indirect=True)
+
+
 
 class Worker:
     """One processor process; ``start()`` again restarts it on the same state directory."""
@@ -251,6 +256,7 @@ def test_sigkill_and_restart_loses_no_update(broker, tmp_path, workers, wait_for
     assert committed(broker, group, topic, 4) == ends
 
 
+@EMBEDDED_ONLY
 def test_sigterm_commits_everything_processed(broker, tmp_path, workers, wait_for):
     """SIGTERM stops ``run()`` cleanly (exit code 0) after committing exactly what was
     processed; the restarted process continues from there and processes nothing twice."""
@@ -291,6 +297,7 @@ def test_sigterm_commits_everything_processed(broker, tmp_path, workers, wait_fo
         assert dict(view.items()) == {k: len(v) for k, v in emitter.seqs.items()}
 
 
+@EMBEDDED_ONLY
 def test_bad_input_stops_worker_with_codec_error(broker, tmp_path, workers):
     """An undecodable message makes ``run()`` raise ``goka.CodecError`` in the worker, which
     exits non-zero naming topic, partition and offset; the bad message is not committed and

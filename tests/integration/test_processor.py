@@ -10,6 +10,11 @@ import goka
 from goka import codec
 from goka.storage.memory import Memory
 
+# Most tests run on the embedded cluster only; the Tansu broker (a separate process, slower
+# group joins) covers a representative subset -- the tests without this mark.
+EMBEDDED_ONLY = pytest.mark.parametrize("broker", ["embedded"], indirect=True)
+
+
 
 def summing_group(name, topics, *, visitor=None):
     def add(ctx, msg):
@@ -113,6 +118,7 @@ def test_unmarked_messages(broker, tmp_path):
         assert committed(broker, group, topic, 1)[0] == 1
 
 
+@EMBEDDED_ONLY
 def test_bad_input_stops_with_codec_error(broker, tmp_path):
     topic, group = broker.name("input"), broker.name("bad")
     broker.create_topic(topic, 1)
@@ -128,6 +134,7 @@ def test_bad_input_stops_with_codec_error(broker, tmp_path):
     assert committed(broker, group, topic, 1)[0] == 1
 
 
+@EMBEDDED_ONLY
 def test_callback_fail_undeclared_emit(broker, tmp_path):
     """TestCallbackFail: an emit to an undeclared topic stops the processor with an error."""
     topic, group = broker.name("input"), broker.name("fail")
@@ -145,6 +152,7 @@ def test_callback_fail_undeclared_emit(broker, tmp_path):
     assert info.value.key == "key-95"
 
 
+@EMBEDDED_ONLY
 def test_multi_topics(broker, tmp_path, wait_for):
     """TestMultiTopics: several inputs into one table; view and processor agree."""
     topics = [broker.name(f"in{i}") for i in range(3)]
@@ -163,6 +171,7 @@ def test_multi_topics(broker, tmp_path, wait_for):
             wait_for(lambda: proc.get("key") == total and view.get("key") == total, 30, "sums to agree")
 
 
+@EMBEDDED_ONLY
 def test_visit_all(broker, tmp_path, wait_for):
     """TestProcessorVisit: a visitor sets every value; a visitor failure stops the processor."""
     topic, group = broker.name("input"), broker.name("visit")
@@ -197,6 +206,7 @@ def test_emitter_offsets_monotonic(broker):
         emitter.emit("k", 1).result(5)
 
 
+@EMBEDDED_ONLY
 def test_join_and_lookup(broker, tmp_path, wait_for):
     users, clicks, devices = broker.name("users"), broker.name("clicks"), broker.name("devices")
     group = broker.name("enrich")
@@ -224,6 +234,7 @@ def _processed_after_join_update(broker, clicks, proc):
     return proc.get("u1") == "Alicia on phone"
 
 
+@EMBEDDED_ONLY
 def test_stop_from_another_thread_commits(broker, tmp_path, wait_for):
     topic, group = broker.name("input"), broker.name("stopper")
     broker.create_topic(topic, 2)

@@ -2,8 +2,15 @@
 (ports of Go Goka's TestHotStandby, TestRecoverAhead, TestRebalanceSharePartitions)."""
 from __future__ import annotations
 
+import pytest
+
 import goka
 from goka import codec
+
+# Most tests run on the embedded cluster only; the Tansu broker (a separate process, slower
+# group joins) covers a representative subset -- the tests without this mark.
+EMBEDDED_ONLY = pytest.mark.parametrize("broker", ["embedded"], indirect=True)
+
 
 
 def emit(broker, topic, items, value_codec):
@@ -17,6 +24,7 @@ def make_processor(broker, graph, tmp_path, name, **kw):
                           consumer_config=broker.group_config, **kw)
 
 
+@EMBEDDED_ONLY
 def test_hot_standby(broker, tmp_path, wait_for):
     inp, join, group = broker.name("input"), broker.name("join"), broker.name("standby")
     broker.create_topic(inp, 2)
@@ -46,6 +54,7 @@ def test_hot_standby(broker, tmp_path, wait_for):
         assert len(in_use) == 2  # p1: only its active table and join partition
 
 
+@EMBEDDED_ONLY
 def test_recover_ahead(broker, tmp_path, wait_for):
     inp, join, group = broker.name("input"), broker.name("join"), broker.name("ahead")
     table = goka.group_table(group)
@@ -74,6 +83,7 @@ def held_value(proc, key):
         return None
 
 
+@EMBEDDED_ONLY
 def test_rebalance_share_partitions(broker, tmp_path, wait_for):
     inp, group = broker.name("input"), broker.name("share")
     broker.create_topic(inp, 4)
