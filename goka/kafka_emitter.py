@@ -1,7 +1,14 @@
-"""The Kafka runtime behind :class:`goka.Emitter`."""
+"""The Kafka runtime behind :class:`goka.Emitter`.
+
+Delivery reports resolve the futures ``emit`` returns. While the caller emits, reports
+are served inline every few hundred emits (cheap: no thread hand-off); a background
+thread serves them only when emitting pauses, so a caller waiting on a future is never
+stuck. (A background thread polling all the time made every report a GIL hand-off
+between two threads and emitting ~7x slower.)"""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +19,9 @@ if TYPE_CHECKING:
     from goka.emitter import Emitter
 
 __all__ = ["KafkaEmitter"]
+
+#: seconds without an inline poll after which the background thread serves reports
+IDLE = 0.02
 
 
 class KafkaEmitter:
@@ -25,12 +35,18 @@ class KafkaEmitter:
         self.producer = producer(brokers, client_id=f"goka-emitter-{emitter.topic}",
                                  overrides=emitter.producer_config)
         self._closed = threading.Event()
+        self._emitted = 0
+        self._last_emit = 0.0
         self._poller = threading.Thread(target=self._poll, name=f"goka-emitter-{self.topic}", daemon=True)
         self._poller.start()
 
     def _poll(self) -> None:
-        while not self._closed.is_set():
-            self.producer.poll(0.1)
+        closed = self._closed
+        while not closed.is_set():
+            if time.monotonic() - self._last_emit < IDLE:
+                closed.wait(IDLE)  # the emitting thread is serving reports itself
+            else:
+                self.producer.poll(0.05)
 
     def emit(self, key: bytes, value: bytes | None, headers: Any) -> Future[int]:
         fut: Future[int] = Future()
@@ -43,12 +59,18 @@ class KafkaEmitter:
                 fut.set_result(msg.offset())
 
         partition = self.hasher(key, self.num_partitions)
+        producer = self.producer
         while True:
             try:
-                self.producer.produce(self.topic, value, key, partition, on_delivery=delivered, headers=headers)
-                return fut
+                producer.produce(self.topic, value, key, partition, on_delivery=delivered, headers=headers)
+                break
             except BufferError:
-                self.producer.poll(0.05)
+                producer.poll(0.05)
+        self._emitted += 1
+        if not self._emitted & 255:
+            producer.poll(0)
+            self._last_emit = time.monotonic()
+        return fut
 
     def finish(self) -> None:
         self.producer.flush()
