@@ -38,10 +38,17 @@ class KafkaView:
 
     @property
     def state(self) -> str:
+        """``idle``, ``recovering``, ``running``, ``connecting`` (brokers lost; values
+        are still served), ``failed`` (lost with ``auto_reconnect=False``) or ``stopped``."""
         if self._stopped.is_set():
             return "stopped"
         if not self._started:
             return "idle"
+        reader = self.reader
+        if reader is not None and reader.error is not None:
+            return "failed"
+        if reader is not None and not reader.connected:
+            return "connecting"
         return "running" if self.recovered() else "recovering"
 
     def start(self) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -108,6 +109,9 @@ class TableReader:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
+        #: False from a lost-brokers error until the brokers answer again
+        self.connected = True
+        self._last_probe = 0.0
 
     # -- called from other threads ------------------------------------------------------
     def start(self) -> None:
@@ -137,6 +141,8 @@ class TableReader:
 
     def wait_recovered(self, tables: Iterable[PartitionTable], timeout: float | None = None) -> bool:
         """Block until every table in ``tables`` is recovered (re-raises a reader failure)."""
+        if self.error is not None:
+            raise self.error
         for table in tables:
             while not table.recovered.wait(0.05 if timeout is None else min(0.05, timeout)):
                 if self.error is not None:
@@ -156,17 +162,48 @@ class TableReader:
         return self._thread is not None and self._thread.is_alive()
 
     # -- the reader thread -------------------------------------------------------------
+    def _on_error(self, err: Any) -> None:
+        """librdkafka's error callback (runs in the reader thread, inside consume)."""
+        if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
+            if self.connected:
+                log.warning("table reader %s lost its brokers: %s", self._client_id, err.str())
+            self.connected = False
+            if self.fail_on_error:
+                self.error = ConnectionError(f"table reader {self._client_id}: {err.str()}")
+        elif err.fatal():
+            self.error = RuntimeError(f"table reader {self._client_id}: {err.str()}")
+
+    def _check_reconnected(self, consumer: Any) -> None:
+        """While disconnected, probe the brokers with a metadata request now and then."""
+        now = time.monotonic()
+        if now - self._last_probe < 0.5:
+            return
+        self._last_probe = now
+        topic = next(iter(self._tables))[0] if self._tables else None
+        try:
+            consumer.list_topics(topic, timeout=1.0)
+        except Exception:
+            return
+        log.info("table reader %s reconnected", self._client_id)
+        self.connected = True
+
     def _run(self) -> None:
-        consumer = reader_consumer(self._brokers, client_id=self._client_id, overrides=self._config)
+        consumer = reader_consumer(self._brokers, client_id=self._client_id,
+                                   overrides={**(self._config or {}), "error_cb": self._on_error})
         try:
             while not self._stop.is_set():
+                if self.error is not None:
+                    raise self.error
                 self._apply_changes(consumer)
                 if not self._tables:
                     self._stop.wait(0.02)
                     continue
                 msgs = consume_available(consumer, 1000, 0.1)
                 if msgs:
+                    self.connected = True
                     self._handle(consumer, msgs)
+                elif not self.connected:
+                    self._check_reconnected(consumer)
         except BaseException as exc:  # surfaced to waiters via .error
             log.exception("table reader %s failed", self._client_id)
             self.error = exc
