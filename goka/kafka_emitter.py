@@ -13,6 +13,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from goka._kafka.admin import TopicManager
+from goka.ack_future import AckFuture
 from goka._kafka.clients import producer
 
 if TYPE_CHECKING:
@@ -49,14 +50,13 @@ class KafkaEmitter:
                 self.producer.poll(0.05)
 
     def emit(self, key: bytes, value: bytes | None, headers: Any) -> Future[int]:
-        fut: Future[int] = Future()
+        fut: AckFuture[int] = AckFuture()
 
         def delivered(err: Any, msg: Any) -> None:
             if err is not None:
-                fut.set_exception(RuntimeError(
-                    f"emit to {self.topic!r} (key {key!r}) failed: {err.str()}"))
+                fut.resolve(exception=RuntimeError(f"emit to {self.topic!r} (key {key!r}) failed: {err.str()}"))
             else:
-                fut.set_result(msg.offset())
+                fut.resolve(msg.offset())
 
         partition = self.hasher(key, self.num_partitions)
         producer = self.producer
