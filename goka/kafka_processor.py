@@ -24,6 +24,7 @@ from goka._kafka.admin import TopicManager
 from goka._kafka.clients import TopicPartition, consume_available, group_consumer, producer
 from goka.errors import (
     CopartitionError,
+    ProcessingError,
     PartitionNotHeldError,
     ProcessorStoppedError,
     UndeclaredTopicError,
@@ -48,6 +49,9 @@ log = logging.getLogger("goka.processor")
 BATCH_SIZE = 10000
 COMMIT_INTERVAL = 1.0
 FLUSH_TIMEOUT = 60.0
+#: records the producer's local queue may hold before a batch waits for acknowledgements
+#: (the producer is configured for 1,000,000)
+QUEUE_ROOM = 500_000
 
 
 def default_path(kind: str, name: str) -> str:
@@ -310,7 +314,7 @@ class KafkaProcessor:
         joins = {t: self._table(t, p).storage.get for t in graph.joins}
         lookups = {t: view.get for t, view in self.lookups.items()}
         return PartitionProcessor(
-            graph, p, produce=self._produce, partitions_of=self._partitions_of,
+            graph, p, produce=self._produce, produce_batch=self._produce_batch, partitions_of=self._partitions_of,
             hasher=goka_hash, fail=self.fail, storage=storage, joins=joins, lookups=lookups,
             nil_handling=self.proc.nil_handling)
 
@@ -323,6 +327,48 @@ class KafkaProcessor:
                 return
             except BufferError:  # the local queue is full: serve delivery reports, retry
                 producer.poll(0.05)
+
+    def _produce_batch(self, topic: str, partition: int, records: list[dict[str, Any]],
+                       on_delivery: Callable[[Any, Any], None]) -> None:
+        """Produce ``records`` to one partition, in order: runs without headers through
+        ``produce_batch``, records with headers one by one (``produce_batch`` cannot carry
+        headers). The partition is passed per call: confluent-kafka 2.16's ``produce_batch``
+        ignores a ``partition`` inside the record dicts."""
+        run: list[dict[str, Any]] = []
+        for record in records:
+            if "headers" in record:
+                if run:
+                    self._produce_run(topic, partition, run, on_delivery)
+                    run = []
+                self._produce(topic, record["value"], record["key"], partition, record["headers"], on_delivery)
+            else:
+                run.append(record)
+        if run:
+            self._produce_run(topic, partition, run, on_delivery)
+
+    def _produce_run(self, topic: str, partition: int, run: list[dict[str, Any]],
+                     on_delivery: Callable[[Any, Any], None]) -> None:
+        producer = self.producer
+        while len(producer) + len(run) > QUEUE_ROOM:  # keep clear of "queue full": order matters
+            producer.poll(0.05)
+        try:
+            queued = producer.produce_batch(topic, run, partition=partition, on_delivery=on_delivery)
+        except BufferError:
+            queued = 0
+            for record in run:
+                record["_error"] = "queue full"
+        if queued == len(run):
+            return
+        # Records the local queue could not take: retry them in order (rare, see QUEUE_ROOM).
+        for record in run:
+            error = record.pop("_error", None)
+            if error is None:
+                continue
+            code = getattr(error, "code", lambda: None)()
+            if error != "queue full" and code not in (None, -184):  # -184: RD_KAFKA_RESP_ERR__QUEUE_FULL
+                raise ProcessingError(f"could not produce to {topic!r}: {error}", group=self.group,
+                                      partition=partition)
+            self._produce(topic, record["value"], record["key"], partition, None, on_delivery)
 
     def _partitions_of(self, topic: str) -> int:
         count = self._partition_counts.get(topic)

@@ -129,29 +129,13 @@ class Ticket:
     """What the messages of one topic in one batch still wait for before their offsets
     may be committed; ``offset`` is the last one processed successfully (-1: none)."""
 
-    __slots__ = ("pp", "topic", "offset", "pending", "gen")
+    __slots__ = ("pp", "topic", "offset", "pending")
 
     def __init__(self, pp: PartitionProcessor, topic: str) -> None:
         self.pp = pp
         self.topic = topic
         self.offset = -1
         self.pending = 0
-        self.gen: Generation | None = None
-
-    def ack(self, err: Any, msg: Any) -> None:
-        """Delivery report of a record this message produced."""
-        if err is not None:
-            self.pp.fail(ProcessingError(
-                f"could not produce to {msg.topic()!r}: {err.str()}", group=self.pp.group,
-                topic=self.topic, partition=self.pp.partition, offset=self.offset))
-            return
-        gen = self.gen
-        if gen is not None and msg.topic() == self.pp.table_topic:
-            gen.pending -= 1
-            offset = msg.offset()
-            if offset > gen.offset:
-                gen.offset = offset
-        self.pending -= 1
 
     def deferred(self) -> Callable[..., None]:
         self.pending += 1
@@ -171,11 +155,50 @@ class Ticket:
         return done
 
 
+class BatchAck:
+    """The records one batch produced, acknowledged together: when the last delivery report
+    arrives, each of the batch's tickets and its table generation drop one pending unit.
+    The generation's offset becomes the highest acknowledged changelog offset."""
+
+    __slots__ = ("pp", "tickets", "gen", "remaining")
+
+    def __init__(self, pp: PartitionProcessor, tickets: list[Ticket], gen: Generation | None,
+                 records: int) -> None:
+        self.pp = pp
+        self.tickets = tickets
+        self.gen = gen
+        self.remaining = records
+        for ticket in tickets:
+            ticket.pending += 1
+        if gen is not None:
+            gen.pending += 1
+
+    def ack(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            pp = self.pp
+            pp.fail(ProcessingError(f"could not produce to {msg.topic()!r}: {err.str()}",
+                                    group=pp.group, partition=pp.partition))
+            return
+        gen = self.gen
+        if gen is not None and msg.topic() == self.pp.table_topic:
+            offset = msg.offset()
+            if offset > gen.offset:
+                gen.offset = offset
+        self.remaining -= 1
+        if self.remaining == 0:
+            for ticket in self.tickets:
+                ticket.pending -= 1
+            if gen is not None:
+                gen.pending -= 1
+
+
 class PartitionProcessor:
     """Processes the messages of partition ``partition`` of every input topic.
 
-    ``produce(topic, partition, key, value, headers, on_delivery)`` and
-    ``partitions_of(topic) -> int`` come from the processor's producer.
+    Records a batch's callbacks produce are collected and handed over at the end of the
+    batch: ``produce_batch(topic, partition, records, on_delivery)`` takes a list of record
+    dicts (``key``, ``value``, and ``headers`` for the few that have them) in order. ``produce(topic, value, key, partition, headers, on_delivery)`` serves visits.
+    ``partitions_of(topic) -> int`` comes from the processor's metadata.
     """
 
     def __init__(
@@ -184,6 +207,7 @@ class PartitionProcessor:
         partition: int,
         *,
         produce: Callable[..., None],
+        produce_batch: Callable[..., None],
         partitions_of: Callable[[str], int],
         hasher: Callable[[bytes, int], int],
         fail: Callable[[BaseException], None],
@@ -197,6 +221,9 @@ class PartitionProcessor:
         self.partition = partition
         self.table_topic = graph.table_topic
         self._produce = produce
+        self._produce_batch = produce_batch
+        self.outbox: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        self.outbox_size = 0
         self._partitions_of = partitions_of
         self._hasher = hasher
         self.fail = fail
@@ -215,23 +242,23 @@ class PartitionProcessor:
 
     # -- the dispatcher's sink -----------------------------------------------------------
     def emit(self, topic: str, key: bytes, value: bytes | None, headers: Any) -> None:
-        ticket = self.current
         if topic == self.table_topic:
             partition = self.partition  # the table partition belongs to this partition
-            if ticket is not None:
-                gen = self.table.current if self.table is not None else None
-                if gen is not None:
-                    gen.pending += 1
-                    ticket.gen = gen
         else:
             partition = self._hasher(key, self._partitions_of(topic))
-        if headers:
-            headers = [(k, v.encode() if isinstance(v, str) else v) for k, v in headers.items()]
-        if ticket is not None:
-            ticket.pending += 1
-            self._produce(topic, value, key, partition, headers, ticket.ack)
-        else:  # a visit: nothing to commit
+        if self.current is None:  # a visit: produced at once, nothing to commit
+            if headers:
+                headers = [(k, v.encode() if isinstance(v, str) else v) for k, v in headers.items()]
             self._produce(topic, value, key, partition, headers, self._visit_ack)
+        else:
+            record: dict[str, Any] = {"key": key, "value": value}
+            if headers:
+                record["headers"] = [(k, v.encode() if isinstance(v, str) else v) for k, v in headers.items()]
+            records = self.outbox.get((topic, partition))
+            if records is None:
+                records = self.outbox[(topic, partition)] = []
+            records.append(record)
+            self.outbox_size += 1
         self.produced[topic] = self.produced.get(topic, 0) + 1
 
     def defer(self) -> Callable[..., None]:
@@ -279,6 +306,13 @@ class PartitionProcessor:
         return len(keys)
 
     def end_batch(self) -> None:
+        """Hand the batch's records to the producer and close its tickets and generation."""
+        if self.outbox_size:
+            gen = self.table.current if self.table is not None else None
+            ack = BatchAck(self, list(self.open.values()), gen, self.outbox_size).ack
+            outbox, self.outbox, self.outbox_size = self.outbox, {}, 0
+            for (topic, partition), records in outbox.items():
+                self._produce_batch(topic, partition, records, ack)
         self.open.clear()
         if self.table is not None:
             self.table.seal()
@@ -298,7 +332,8 @@ class PartitionProcessor:
         return self.committable
 
     def in_flight(self) -> int:
-        return sum(len(t) for t in self.tickets.values()) + (self.table.unflushed if self.table else 0)
+        return (sum(len(t) for t in self.tickets.values()) + (self.table.unflushed if self.table else 0)
+                + self.outbox_size)
 
     def get(self, key: bytes) -> bytes | None:
         """The table value of ``key``; safe from any thread (see :meth:`TableCache.peek`)."""
