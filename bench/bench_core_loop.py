@@ -249,6 +249,11 @@ class InstantProducer:
         delivered._offset = offset
         on_delivery(None, delivered)
 
+    def produce_batch(self, topic: str, partition: int, records: list[dict[str, Any]],
+                      on_delivery: Callable[[Any, Any], None]) -> None:
+        for record in records:
+            self.produce(topic, record["value"], record["key"], partition, None, on_delivery)
+
 
 class ProcessorRun:
     """One pass of the messages through a fresh partition processor over a new LMDB store."""
@@ -262,7 +267,7 @@ class ProcessorRun:
         setattr(partition_processor, "Dispatcher", twin.Dispatcher)  # the module's name for it
         try:
             self.pp = partition_processor.PartitionProcessor(
-                graph, 0, produce=producer.produce, partitions_of=lambda topic: 1, hasher=goka_hash,
+                graph, 0, produce=producer.produce, produce_batch=producer.produce_batch, partitions_of=lambda topic: 1, hasher=goka_hash,
                 fail=self.failures.append, storage=self.storage, joins={}, lookups={},
                 nil_handling=goka.NilHandling.IGNORE,
             )
