@@ -267,7 +267,7 @@ class ProcessorRun:
         setattr(partition_processor, "Dispatcher", twin.Dispatcher)  # the module's name for it
         try:
             self.pp = partition_processor.PartitionProcessor(
-                graph, 0, produce=producer.produce, produce_batch=producer.produce_batch, partitions_of=lambda topic: 1, hasher=goka_hash,
+                graph, 0, produce_batch=producer.produce_batch, partitions_of=lambda topic: 1, hasher=goka_hash,
                 fail=self.failures.append, storage=self.storage, joins={}, lookups={},
                 nil_handling=goka.NilHandling.IGNORE,
             )

@@ -314,7 +314,7 @@ class KafkaProcessor:
         joins = {t: self._table(t, p).storage.get for t in graph.joins}
         lookups = {t: view.get for t, view in self.lookups.items()}
         return PartitionProcessor(
-            graph, p, produce=self._produce, produce_batch=self._produce_batch, partitions_of=self._partitions_of,
+            graph, p, produce_batch=self._produce_batch, partitions_of=self._partitions_of,
             hasher=goka_hash, fail=self.fail, storage=storage, joins=joins, lookups=lookups,
             nil_handling=self.proc.nil_handling)
 

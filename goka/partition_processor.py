@@ -197,7 +197,8 @@ class PartitionProcessor:
 
     Records a batch's callbacks produce are collected and handed over at the end of the
     batch: ``produce_batch(topic, partition, records, on_delivery)`` takes a list of record
-    dicts (``key``, ``value``, and ``headers`` for the few that have them) in order. ``produce(topic, value, key, partition, headers, on_delivery)`` serves visits.
+    dicts (``key``, ``value``, and ``headers`` for the few that have them) in order.
+    Visits go the same way (their batch has no tickets, only the table generation).
     ``partitions_of(topic) -> int`` comes from the processor's metadata.
     """
 
@@ -206,7 +207,6 @@ class PartitionProcessor:
         graph: GroupGraph,
         partition: int,
         *,
-        produce: Callable[..., None],
         produce_batch: Callable[..., None],
         partitions_of: Callable[[str], int],
         hasher: Callable[[bytes, int], int],
@@ -220,7 +220,6 @@ class PartitionProcessor:
         self.group = graph.group
         self.partition = partition
         self.table_topic = graph.table_topic
-        self._produce = produce
         self._produce_batch = produce_batch
         self.outbox: dict[tuple[str, int], list[dict[str, Any]]] = {}
         self.outbox_size = 0
@@ -246,19 +245,14 @@ class PartitionProcessor:
             partition = self.partition  # the table partition belongs to this partition
         else:
             partition = self._hasher(key, self._partitions_of(topic))
-        if self.current is None:  # a visit: produced at once, nothing to commit
-            if headers:
-                headers = [(k, v.encode() if isinstance(v, str) else v) for k, v in headers.items()]
-            self._produce(topic, value, key, partition, headers, self._visit_ack)
-        else:
-            record: dict[str, Any] = {"key": key, "value": value}
-            if headers:
-                record["headers"] = [(k, v.encode() if isinstance(v, str) else v) for k, v in headers.items()]
-            records = self.outbox.get((topic, partition))
-            if records is None:
-                records = self.outbox[(topic, partition)] = []
-            records.append(record)
-            self.outbox_size += 1
+        record: dict[str, Any] = {"key": key, "value": value}
+        if headers:
+            record["headers"] = [(k, v.encode() if isinstance(v, str) else v) for k, v in headers.items()]
+        records = self.outbox.get((topic, partition))
+        if records is None:
+            records = self.outbox[(topic, partition)] = []
+        records.append(record)
+        self.outbox_size += 1
         self.produced[topic] = self.produced.get(topic, 0) + 1
 
     def defer(self) -> Callable[..., None]:
@@ -266,11 +260,6 @@ class PartitionProcessor:
         if ticket is None:
             return lambda exc=None: None
         return ticket.deferred()
-
-    def _visit_ack(self, err: Any, msg: Any) -> None:
-        if err is not None:
-            self.fail(ProcessingError(f"visit could not produce to {msg.topic()!r}: {err.str()}",
-                                      group=self.group, partition=self.partition))
 
     # -- processing ----------------------------------------------------------------------
     def process(self, msg: Any) -> None:
