@@ -474,17 +474,19 @@ class KafkaProcessor:
             return
         deadline = time.monotonic() + FLUSH_TIMEOUT
         while True:
-            self.producer.flush(1.0)
             for pp in self.partitions.values():
-                pp.end_batch()
+                pp.end_batch()  # hand over what the current batch produced
+            unacknowledged = self.producer.flush(1.0)
+            for pp in self.partitions.values():
                 pp.advance()
-            if self._error is not None or all(pp.in_flight() == 0 for pp in self.partitions.values()):
+            if all(pp.in_flight() == 0 for pp in self.partitions.values()):
                 return
+            if self._error is not None and unacknowledged == 0:
+                return  # failing: what was produced is settled; don't wait for deferred commits
             if time.monotonic() >= deadline:
                 log.error("group %s: records still unacknowledged after %.0f s", self.group, FLUSH_TIMEOUT)
                 return
-            # only deferred commits can be outstanding here; give them time
-            time.sleep(0.01)
+            time.sleep(0.01)  # deferred commits outstanding: give them time
 
     def _run_visits(self) -> None:
         with self._visit_lock:
