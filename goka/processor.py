@@ -75,7 +75,7 @@ class Processor:
         self._backend.run()
 
     def start(self) -> None:
-        """Run in a background thread; errors are re-raised by ``stop()`` / ``wait()``."""
+        """Run in a background thread; an error that stops it is re-raised by ``stop()``."""
         self._backend.start()
 
     def stop(self) -> None:
