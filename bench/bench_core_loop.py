@@ -13,7 +13,8 @@ batch, in a shuffled order), ``--messages`` in all. Variants:
   Python function without goka (no dispatcher, no callback, no codec objects), the
   yardstick of "as fast as plain Python". Then again with trivial subclasses of the
   codecs, which the compiled twin does not inline;
-- ``processor``: ``goka.partition_processor.PartitionProcessor`` per message, fed
+- ``processor``: ``PartitionProcessor`` per message (``c``: the compiled twins of both
+  ``goka._core.partition`` and ``goka._core.dispatch``; ``py``: both pure twins), fed
   confluent-kafka ``Message`` objects built in memory, with a producer whose
   ``produce`` calls the delivery callback at once (tickets and table generations are
   resolved as on Kafka), ``end_batch()``/``advance()`` after every batch, so each batch's
@@ -42,17 +43,18 @@ from types import ModuleType
 from typing import Any
 
 import goka
-import goka.partition_processor as partition_processor
 from goka import codec
-from goka._core import _dispatch_py
+from goka._core import _dispatch_py, _partition_py
 from goka.hash import goka as goka_hash
 from goka.storage.lmdb import LMDB
 
 _dispatch_c: ModuleType | None
+_partition_c: ModuleType | None
 try:
     _dispatch_c = importlib.import_module("goka._core._dispatch_c")
-except ImportError:  # not built: only the pure twin can run
-    _dispatch_c = None
+    _partition_c = importlib.import_module("goka._core._partition_c")
+except ImportError:  # not built: only the pure twins can run
+    _dispatch_c = _partition_c = None
 
 __all__ = ["main"]
 
@@ -258,21 +260,22 @@ class InstantProducer:
 class ProcessorRun:
     """One pass of the messages through a fresh partition processor over a new LMDB store."""
 
-    def __init__(self, twin: ModuleType, graph: Any, directory: str) -> None:
-        self.path = tempfile.mkdtemp(prefix=f"run-{twin.__name__.rsplit('.', 1)[-1]}-", dir=directory)
+    def __init__(self, twins: tuple[ModuleType, ModuleType], graph: Any, directory: str) -> None:
+        dispatch, partition = twins
+        self.path = tempfile.mkdtemp(prefix=f"run-{partition.__name__.rsplit('.', 1)[-1]}-", dir=directory)
         self.storage = LMDB(self.path).open(graph.table_topic, 0)
         self.failures: list[BaseException] = []
         producer = InstantProducer()
-        saved = getattr(partition_processor, "Dispatcher")
-        setattr(partition_processor, "Dispatcher", twin.Dispatcher)  # the module's name for it
+        saved = getattr(partition, "Dispatcher")
+        setattr(partition, "Dispatcher", dispatch.Dispatcher)  # the module's name for it
         try:
-            self.pp = partition_processor.PartitionProcessor(
+            self.pp = partition.PartitionProcessor(
                 graph, 0, produce_batch=producer.produce_batch, partitions_of=lambda topic: 1, hasher=goka_hash,
                 fail=self.failures.append, storage=self.storage, joins={}, lookups={},
                 nil_handling=goka.NilHandling.IGNORE,
             )
         finally:
-            setattr(partition_processor, "Dispatcher", saved)
+            setattr(partition, "Dispatcher", saved)
 
     def batch(self, batch: list[Any]) -> None:
         pp = self.pp
@@ -340,12 +343,15 @@ def main() -> None:
     args = parser.parse_args()
 
     twins: dict[str, ModuleType] = {}
+    pp_twins: dict[str, tuple[ModuleType, ModuleType]] = {}  # (dispatch, partition)
     if args.twin in ("both", "c"):
-        if _dispatch_c is None:
-            parser.error("goka._core._dispatch_c is not built (pip install -e .)")
+        if _dispatch_c is None or _partition_c is None:
+            parser.error("goka._core._dispatch_c / _partition_c are not built (pip install -e .)")
         twins["c"] = _dispatch_c
+        pp_twins["c"] = (_dispatch_c, _partition_c)
     if args.twin in ("both", "py"):
         twins["py"] = _dispatch_py
+        pp_twins["py"] = (_dispatch_py, _partition_py)
 
     n = args.messages
     print(f"python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs; "
@@ -370,7 +376,7 @@ def main() -> None:
         os.makedirs(base, exist_ok=True)
         try:
             graph = click_group()
-            runs = {name: partial(ProcessorRun, twin, graph, base) for name, twin in twins.items()}
+            runs = {name: partial(ProcessorRun, pair, graph, base) for name, pair in pp_twins.items()}
             measure("PartitionProcessor + LMDB flush/batch", runs, msgs, n, args.repeat)
         finally:
             if args.dir is None:

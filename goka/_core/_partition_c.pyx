@@ -1,0 +1,424 @@
+# cython: language_level=3, embedsignature=True, binding=True
+"""Per-partition bookkeeping, compiled twin of ``_partition_py`` (same interface).
+
+``_partition_py`` is the specification: read it (and its module docstring) for what
+each class and method does. This twin keeps the same public names, signatures, results,
+exceptions and messages, and makes the per-message path cheap:
+
+- ``Generation``, ``TableCache``, ``Ticket``, ``BatchAck`` and ``PartitionProcessor`` are
+  extension types; counters (pending units, offsets, outbox size) are C integers and the
+  references between them are typed, so the bookkeeping is C field access;
+- ``process`` calls the dispatcher's bound ``process`` (bound once), ``emit`` appends
+  the record to the outbox list of its ``(topic, partition)`` with C dict calls,
+  ``TableCache.get``/``set`` are a dict probe in the common case and ``BatchAck.ack``
+  (once per delivery report) is a few field updates.
+
+The dispatcher class is the module global ``Dispatcher`` (looked up when a partition
+processor is built), as in the twin. ``tests/unit/core/test_partition.py`` runs the same
+tests on both twins and checks that random message/acknowledgement sequences give the
+same committable offsets, storage contents and produced records.
+"""
+cimport cython
+from cpython.dict cimport PyDict_GetItemWithError
+from cpython.list cimport PyList_Append
+from cpython.ref cimport PyObject
+
+import logging
+from collections import deque
+
+from goka._core.dispatch import Dispatcher  # a module global: the bench swaps it per twin
+from goka.errors import ProcessingError
+
+__all__ = ["PartitionProcessor", "Ticket", "Generation", "TableCache", "BatchAck"]
+
+log = logging.getLogger("goka.processor")
+
+cdef class PartitionProcessor
+
+cdef object _MISSING = object()
+cdef object _deque = deque
+
+
+cdef inline void _remember(dict values, Py_ssize_t max_cached, object key, object value) except *:
+    if len(values) >= max_cached:
+        values.clear()
+    values[key] = value
+
+
+@cython.final
+cdef class Generation:
+    """Table writes of one batch, waiting for their changelog acknowledgements."""
+
+    cdef public dict writes
+    cdef public Py_ssize_t pending
+    cdef public long long offset
+
+    def __init__(self):
+        self.writes = {}
+        self.pending = 0
+        self.offset = -1
+
+
+@cython.final
+cdef class TableCache:
+    """The dispatcher's view of the group table: a cache of recent values (read or
+    written) over the unacknowledged generations over storage.
+
+    The processor is the table partition's only writer, so cached values stay exact.
+    The cache holds at most ``max_cached`` keys and is simply emptied when full.
+    """
+
+    cdef public object storage
+    cdef public Generation current
+    cdef public object sealed
+    cdef public dict values
+    cdef public Py_ssize_t max_cached
+
+    def __init__(self, storage, Py_ssize_t max_cached=200_000):
+        self.storage = storage
+        self.current = None
+        self.sealed = _deque()
+        self.values = {}
+        self.max_cached = max_cached
+
+    def get(self, key):
+        cdef PyObject* found = PyDict_GetItemWithError(self.values, key)
+        if found is not NULL:
+            return <object>found
+        value = self._lookup(key)
+        _remember(self.values, self.max_cached, key, value)
+        return value
+
+    def peek(self, key):
+        """A read from another thread: the cached value or storage, without touching the
+        cache or the generations (which only the processing thread may)."""
+        value = self.values.get(key, _MISSING)
+        if value is not _MISSING:
+            return value
+        return self.storage.get(key)
+
+    def _lookup(self, key):
+        cdef Generation gen
+        cdef PyObject* found
+        if self.current is not None:
+            found = PyDict_GetItemWithError(self.current.writes, key)
+            if found is not NULL:
+                return <object>found
+        for gen in reversed(self.sealed):
+            found = PyDict_GetItemWithError(gen.writes, key)
+            if found is not NULL:
+                return <object>found
+        return self.storage.get(key)
+
+    def set(self, key, value):
+        cdef Generation current = self.current
+        if current is None:
+            current = self.current = Generation()
+        current.writes[key] = value
+        _remember(self.values, self.max_cached, key, value)
+
+    def seal(self):
+        """Close the batch's generation; later writes start a new one."""
+        if self.current is not None:
+            self.sealed.append(self.current)
+            self.current = None
+
+    def flush(self):
+        """Write every leading generation whose changelog is fully acknowledged."""
+        cdef Py_ssize_t written = 0
+        cdef Generation gen
+        sealed = self.sealed
+        while sealed and (<Generation>sealed[0]).pending == 0:
+            gen = sealed.popleft()
+            self.storage.write_batch(gen.writes.items(), offset=gen.offset if gen.offset >= 0 else None)
+            written += len(gen.writes)
+        return written
+
+    @property
+    def unflushed(self):
+        return len(self.sealed) + (self.current is not None)
+
+
+@cython.final
+cdef class Ticket:
+    """What the messages of one topic in one batch still wait for before their offsets
+    may be committed; ``offset`` is the last one processed successfully (-1: none)."""
+
+    cdef public PartitionProcessor pp
+    cdef public object topic
+    cdef public long long offset
+    cdef public Py_ssize_t pending
+
+    def __init__(self, PartitionProcessor pp, topic):
+        self.pp = pp
+        self.topic = topic
+        self.offset = -1
+        self.pending = 0
+
+    def deferred(self):
+        self.pending += 1
+        return _Done(self)
+
+
+@cython.final
+cdef class _Done:
+    """``done(exc=None)`` of one deferred commit; only the first call counts."""
+
+    cdef Ticket ticket
+    cdef bint called
+
+    def __init__(self, Ticket ticket):
+        self.ticket = ticket
+        self.called = False
+
+    def __call__(self, exc=None):
+        cdef Ticket ticket = self.ticket
+        cdef PartitionProcessor pp
+        if self.called:
+            return
+        self.called = True
+        if exc is not None:
+            pp = ticket.pp
+            pp.fail(ProcessingError(
+                f"deferred commit failed: {exc!r}", group=pp.group, topic=ticket.topic,
+                partition=pp.partition, offset=ticket.offset))
+            return
+        ticket.pending -= 1
+
+
+@cython.final
+cdef class BatchAck:
+    """The records one batch produced, acknowledged together: when the last delivery report
+    arrives, each of the batch's tickets and its table generation drop one pending unit.
+    The generation's offset becomes the highest acknowledged changelog offset."""
+
+    cdef public PartitionProcessor pp
+    cdef public list tickets
+    cdef public Generation gen
+    cdef public Py_ssize_t remaining
+
+    def __init__(self, PartitionProcessor pp, list tickets, Generation gen, Py_ssize_t records):
+        cdef Ticket ticket
+        self.pp = pp
+        self.tickets = tickets
+        self.gen = gen
+        self.remaining = records
+        for ticket in tickets:
+            ticket.pending += 1
+        if gen is not None:
+            gen.pending += 1
+
+    def ack(self, err, msg):
+        cdef PartitionProcessor pp
+        cdef Generation gen
+        cdef Ticket ticket
+        cdef long long offset
+        if err is not None:
+            pp = self.pp
+            pp.fail(ProcessingError(f"could not produce to {msg.topic()!r}: {err.str()}",
+                                    group=pp.group, partition=pp.partition))
+            return
+        gen = self.gen
+        if gen is not None and msg.topic() == self.pp.table_topic:
+            offset = msg.offset()
+            if offset > gen.offset:
+                gen.offset = offset
+        self.remaining -= 1
+        if self.remaining == 0:
+            for ticket in self.tickets:
+                ticket.pending -= 1
+            if gen is not None:
+                gen.pending -= 1
+
+
+def _no_defer(exc=None):
+    return None
+
+
+cdef class PartitionProcessor:
+    """Processes the messages of partition ``partition`` of every input topic.
+
+    Records a batch's callbacks produce are collected and handed over at the end of the
+    batch: ``produce_batch(topic, partition, records, on_delivery)`` takes a list of record
+    dicts (``key``, ``value``, and ``headers`` for the few that have them) in order.
+    Visits go the same way (their batch has no tickets, only the table generation).
+    ``partitions_of(topic) -> int`` comes from the processor's metadata.
+    """
+
+    cdef public object graph
+    cdef public object group
+    cdef public object partition
+    cdef public object table_topic
+    cdef public dict outbox
+    cdef public Py_ssize_t outbox_size
+    cdef public object fail
+    cdef public TableCache table
+    cdef public object dispatcher
+    cdef public dict tickets
+    cdef public dict committable
+    cdef public dict committed
+    cdef public Ticket current
+    cdef public dict open
+    cdef public dict consumed
+    cdef public dict last_offset
+    cdef public dict produced
+    cdef public dict hwm
+    cdef object _produce_batch
+    cdef object _partitions_of
+    cdef object _hasher
+    cdef object _dispatch
+
+    def __init__(self, graph, partition, *, produce_batch, partitions_of, hasher, fail, storage,
+                 joins, lookups, nil_handling):
+        self.graph = graph
+        self.group = graph.group
+        self.partition = partition
+        self.table_topic = graph.table_topic
+        self._produce_batch = produce_batch
+        self.outbox = {}
+        self.outbox_size = 0
+        self._partitions_of = partitions_of
+        self._hasher = hasher
+        self.fail = fail
+        self.table = TableCache(storage) if storage is not None and graph.persist is not None else None
+        self.dispatcher = Dispatcher(graph, partition, self, table=self.table, joins=joins,
+                                     lookups=lookups, nil_handling=nil_handling)
+        self._dispatch = self.dispatcher.process
+        self.tickets = {t: _deque() for t in graph.consumed_topics}
+        self.committable = {}
+        self.committed = {}
+        self.current = None
+        self.open = {}
+        self.consumed = {t: 0 for t in graph.consumed_topics}
+        self.last_offset = {}
+        self.produced = {}
+        self.hwm = {t: -1 for t in graph.consumed_topics}
+
+    # -- the dispatcher's sink -----------------------------------------------------------
+    def emit(self, topic, key, value, headers):
+        cdef PyObject* found
+        cdef dict record
+        cdef list records
+        if topic == self.table_topic:
+            partition = self.partition
+        else:
+            partition = self._hasher(key, self._partitions_of(topic))
+        record = {"key": key, "value": value}
+        if headers:
+            record["headers"] = [(k, v.encode() if isinstance(v, str) else v) for k, v in headers.items()]
+        slot = (topic, partition)
+        found = PyDict_GetItemWithError(self.outbox, slot)
+        if found is NULL:
+            records = [record]
+            self.outbox[slot] = records
+        else:
+            PyList_Append(<object>found, record)
+        self.outbox_size += 1
+        found = PyDict_GetItemWithError(self.produced, topic)
+        if found is NULL:
+            self.produced[topic] = 1
+        else:
+            self.produced[topic] = <object>found + 1
+
+    def defer(self):
+        cdef Ticket ticket = self.current
+        if ticket is None:
+            return _no_defer
+        return ticket.deferred()
+
+    # -- processing ----------------------------------------------------------------------
+    def process(self, msg):
+        """Process one confluent-kafka message of this partition."""
+        cdef PyObject* found
+        cdef Ticket ticket
+        topic = msg.topic()
+        offset = msg.offset()
+        found = PyDict_GetItemWithError(self.open, topic)
+        if found is NULL:
+            ticket = Ticket(self, topic)
+            self.open[topic] = ticket
+            self.tickets[topic].append(ticket)
+        else:
+            ticket = <Ticket>found
+        self.current = ticket
+        try:
+            self._dispatch(topic, offset, msg.key(), msg.value(), msg.timestamp()[1], msg.headers())
+        finally:
+            self.current = None
+        ticket.offset = offset  # only after success: a failed message is never covered
+        consumed = self.consumed
+        consumed[topic] += 1
+        self.last_offset[topic] = offset
+
+    def visit(self, name, meta):
+        """Run visitor ``name`` for every key of this partition's table."""
+        cdef TableCache table = self.table
+        cdef Generation gen
+        if table is None:
+            return 0
+        keys = {k for k, _ in table.storage.items()}
+        for gen in (*table.sealed, *((table.current,) if table.current else ())):
+            for k, v in gen.writes.items():
+                if v is None:
+                    keys.discard(k)
+                else:
+                    keys.add(k)
+        for key in sorted(keys):
+            self.dispatcher.visit(name, key, meta)
+        return len(keys)
+
+    def end_batch(self):
+        """Hand the batch's records to the producer and close its tickets and generation."""
+        if self.outbox_size:
+            gen = self.table.current if self.table is not None else None
+            ack = BatchAck(self, list(self.open.values()), gen, self.outbox_size).ack
+            outbox, self.outbox, self.outbox_size = self.outbox, {}, 0
+            for (topic, partition), records in outbox.items():
+                self._produce_batch(topic, partition, records, ack)
+        self.open.clear()
+        if self.table is not None:
+            self.table.seal()
+
+    def advance(self):
+        """Flush acknowledged table generations; return the offsets now committable."""
+        cdef long long last, offset
+        cdef Ticket head
+        if self.table is not None:
+            self.table.flush()
+        for topic, tickets in self.tickets.items():
+            last = -1
+            while tickets:
+                head = tickets[0]
+                if head.pending != 0 or head is self.open.get(topic):
+                    break
+                tickets.popleft()
+                offset = head.offset
+                if offset >= 0:
+                    last = offset
+            if last >= 0:
+                self.committable[topic] = last + 1
+        return self.committable
+
+    def in_flight(self):
+        return (sum(len(t) for t in self.tickets.values()) + (self.table.unflushed if self.table else 0)
+                + self.outbox_size)
+
+    def get(self, key):
+        """The table value of ``key``; safe from any thread (see :meth:`TableCache.peek`)."""
+        return self.table.peek(key) if self.table is not None else None
+
+    def stats(self):
+        lag = {}
+        for topic, high in self.hwm.items():
+            if high >= 0:
+                lag[topic] = max(0, high - self.last_offset.get(topic, -1) - 1)
+        return {
+            "hwm": {t: h for t, h in self.hwm.items() if h >= 0},
+            "lag": lag,
+            "consumed": dict(self.consumed),
+            "last_offset": dict(self.last_offset),
+            "committable": dict(self.committable),
+            "committed": dict(self.committed),
+            "produced": dict(self.produced),
+            "in_flight": self.in_flight(),
+        }

@@ -1,0 +1,348 @@
+"""One assigned partition of a processor: dispatch, table cache, acknowledgement tracking.
+
+Pure twin of ``_partition_c`` and its specification (see ``goka._core``); imported
+through ``goka._core.partition`` / ``goka.partition_processor``.
+
+For the messages of one input topic in one consumed batch, a :class:`Ticket` counts
+what they still wait for: each record their callbacks produced (table write, emit,
+loopback) until the broker acknowledges it, and each ``ctx.defer_commit()`` until
+``done()`` is called. A ticket covers the offsets up to its last successfully processed
+message. Input offsets are committed over the contiguous prefix of finished tickets, so
+a commit never passes a message whose effects are not all acknowledged, nor a message
+whose callback failed. (One ticket per batch rather than per message: the bookkeeping
+cost per message is a counter increment.)
+
+Table writes of one consumed batch form a :class:`Generation`. The callback sees them at
+once (``ctx.value()`` reads the newest generation first), but they reach local storage
+only when all their changelog records are acknowledged -- in one storage transaction
+together with the changelog offset. Local storage is therefore always a prefix of the
+changelog, and recovery from the stored offset + 1 is exact.
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from goka._core.dispatch import Dispatcher  # a module global: the bench swaps it per twin
+from goka.errors import ProcessingError
+from goka.graph import GroupGraph
+from goka.options import NilHandling
+from goka.storage import Storage
+
+__all__ = ["PartitionProcessor", "Ticket", "Generation", "TableCache"]
+
+log = logging.getLogger("goka.processor")
+
+_MISSING = object()
+
+
+class Generation:
+    """Table writes of one batch, waiting for their changelog acknowledgements."""
+
+    __slots__ = ("writes", "pending", "offset")
+
+    def __init__(self) -> None:
+        self.writes: dict[bytes, bytes | None] = {}
+        self.pending = 0
+        self.offset = -1
+
+
+class TableCache:
+    """The dispatcher's view of the group table: a cache of recent values (read or
+    written) over the unacknowledged generations over storage.
+
+    The processor is the table partition's only writer, so cached values stay exact.
+    The cache holds at most ``max_cached`` keys and is simply emptied when full.
+    """
+
+    __slots__ = ("storage", "current", "sealed", "values", "max_cached")
+
+    def __init__(self, storage: Storage, max_cached: int = 200_000) -> None:
+        self.storage = storage
+        self.current: Generation | None = None
+        self.sealed: deque[Generation] = deque()
+        self.values: dict[bytes, bytes | None] = {}
+        self.max_cached = max_cached
+
+    def get(self, key: bytes) -> bytes | None:
+        value = self.values.get(key, _MISSING)
+        if value is not _MISSING:
+            return value  # type: ignore[return-value]
+        value = self._lookup(key)
+        values = self.values
+        if len(values) >= self.max_cached:
+            values.clear()
+        values[key] = value
+        return value
+
+    def peek(self, key: bytes) -> bytes | None:
+        """A read from another thread: the cached value or storage, without touching the
+        cache or the generations (which only the processing thread may)."""
+        value = self.values.get(key, _MISSING)
+        if value is not _MISSING:
+            return value  # type: ignore[return-value]
+        return self.storage.get(key)
+
+    def _lookup(self, key: bytes) -> bytes | None:
+        current = self.current
+        if current is not None:
+            value = current.writes.get(key, _MISSING)
+            if value is not _MISSING:
+                return value  # type: ignore[return-value]
+        for gen in reversed(self.sealed):
+            value = gen.writes.get(key, _MISSING)
+            if value is not _MISSING:
+                return value  # type: ignore[return-value]
+        return self.storage.get(key)
+
+    def set(self, key: bytes, value: bytes | None) -> None:
+        current = self.current
+        if current is None:
+            current = self.current = Generation()
+        current.writes[key] = value
+        values = self.values
+        if len(values) >= self.max_cached:
+            values.clear()
+        values[key] = value
+
+    def seal(self) -> None:
+        """Close the batch's generation; later writes start a new one."""
+        if self.current is not None:
+            self.sealed.append(self.current)
+            self.current = None
+
+    def flush(self) -> int:
+        """Write every leading generation whose changelog is fully acknowledged."""
+        written = 0
+        sealed = self.sealed
+        while sealed and sealed[0].pending == 0:
+            gen = sealed.popleft()
+            self.storage.write_batch(gen.writes.items(), offset=gen.offset if gen.offset >= 0 else None)
+            written += len(gen.writes)
+        return written
+
+    @property
+    def unflushed(self) -> int:
+        return len(self.sealed) + (self.current is not None)
+
+
+class Ticket:
+    """What the messages of one topic in one batch still wait for before their offsets
+    may be committed; ``offset`` is the last one processed successfully (-1: none)."""
+
+    __slots__ = ("pp", "topic", "offset", "pending")
+
+    def __init__(self, pp: PartitionProcessor, topic: str) -> None:
+        self.pp = pp
+        self.topic = topic
+        self.offset = -1
+        self.pending = 0
+
+    def deferred(self) -> Callable[..., None]:
+        self.pending += 1
+        called = False
+
+        def done(exc: BaseException | None = None) -> None:
+            nonlocal called
+            if called:
+                return
+            called = True
+            if exc is not None:
+                self.pp.fail(ProcessingError(
+                    f"deferred commit failed: {exc!r}", group=self.pp.group, topic=self.topic,
+                    partition=self.pp.partition, offset=self.offset))
+                return
+            self.pending -= 1
+        return done
+
+
+class BatchAck:
+    """The records one batch produced, acknowledged together: when the last delivery report
+    arrives, each of the batch's tickets and its table generation drop one pending unit.
+    The generation's offset becomes the highest acknowledged changelog offset."""
+
+    __slots__ = ("pp", "tickets", "gen", "remaining")
+
+    def __init__(self, pp: PartitionProcessor, tickets: list[Ticket], gen: Generation | None,
+                 records: int) -> None:
+        self.pp = pp
+        self.tickets = tickets
+        self.gen = gen
+        self.remaining = records
+        for ticket in tickets:
+            ticket.pending += 1
+        if gen is not None:
+            gen.pending += 1
+
+    def ack(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            pp = self.pp
+            pp.fail(ProcessingError(f"could not produce to {msg.topic()!r}: {err.str()}",
+                                    group=pp.group, partition=pp.partition))
+            return
+        gen = self.gen
+        if gen is not None and msg.topic() == self.pp.table_topic:
+            offset = msg.offset()
+            if offset > gen.offset:
+                gen.offset = offset
+        self.remaining -= 1
+        if self.remaining == 0:
+            for ticket in self.tickets:
+                ticket.pending -= 1
+            if gen is not None:
+                gen.pending -= 1
+
+
+class PartitionProcessor:
+    """Processes the messages of partition ``partition`` of every input topic.
+
+    Records a batch's callbacks produce are collected and handed over at the end of the
+    batch: ``produce_batch(topic, partition, records, on_delivery)`` takes a list of record
+    dicts (``key``, ``value``, and ``headers`` for the few that have them) in order.
+    Visits go the same way (their batch has no tickets, only the table generation).
+    ``partitions_of(topic) -> int`` comes from the processor's metadata.
+    """
+
+    def __init__(
+        self,
+        graph: GroupGraph,
+        partition: int,
+        *,
+        produce_batch: Callable[..., None],
+        partitions_of: Callable[[str], int],
+        hasher: Callable[[bytes, int], int],
+        fail: Callable[[BaseException], None],
+        storage: Storage | None,
+        joins: Mapping[str, Callable[[bytes], bytes | None]],
+        lookups: Mapping[str, Callable[[str], Any]],
+        nil_handling: NilHandling,
+    ) -> None:
+        self.graph = graph
+        self.group = graph.group
+        self.partition = partition
+        self.table_topic = graph.table_topic
+        self._produce_batch = produce_batch
+        self.outbox: dict[tuple[str, int], list[dict[str, Any]]] = {}
+        self.outbox_size = 0
+        self._partitions_of = partitions_of
+        self._hasher = hasher
+        self.fail = fail
+        self.table = TableCache(storage) if storage is not None and graph.persist is not None else None
+        self.dispatcher = Dispatcher(graph, partition, self, table=self.table, joins=joins,
+                                     lookups=lookups, nil_handling=nil_handling)
+        self.tickets: dict[str, deque[Ticket]] = {t: deque() for t in graph.consumed_topics}
+        self.committable: dict[str, int] = {}  # next offset to commit, per topic (acknowledged prefix)
+        self.committed: dict[str, int] = {}  # what the group coordinator confirmed
+        self.current: Ticket | None = None
+        self.open: dict[str, Ticket] = {}  # the current batch's ticket per topic
+        self.consumed: dict[str, int] = {t: 0 for t in graph.consumed_topics}
+        self.last_offset: dict[str, int] = {}
+        self.produced: dict[str, int] = {}
+        self.hwm: dict[str, int] = {t: -1 for t in graph.consumed_topics}
+
+    # -- the dispatcher's sink -----------------------------------------------------------
+    def emit(self, topic: str, key: bytes, value: bytes | None, headers: Any) -> None:
+        if topic == self.table_topic:
+            partition = self.partition  # the table partition belongs to this partition
+        else:
+            partition = self._hasher(key, self._partitions_of(topic))
+        record: dict[str, Any] = {"key": key, "value": value}
+        if headers:
+            record["headers"] = [(k, v.encode() if isinstance(v, str) else v) for k, v in headers.items()]
+        records = self.outbox.get((topic, partition))
+        if records is None:
+            records = self.outbox[(topic, partition)] = []
+        records.append(record)
+        self.outbox_size += 1
+        self.produced[topic] = self.produced.get(topic, 0) + 1
+
+    def defer(self) -> Callable[..., None]:
+        ticket = self.current
+        if ticket is None:
+            return lambda exc=None: None
+        return ticket.deferred()
+
+    # -- processing ----------------------------------------------------------------------
+    def process(self, msg: Any) -> None:
+        """Process one confluent-kafka message of this partition."""
+        topic = msg.topic()
+        offset = msg.offset()
+        ticket = self.open.get(topic)
+        if ticket is None:
+            ticket = self.open[topic] = Ticket(self, topic)
+            self.tickets[topic].append(ticket)
+        self.current = ticket
+        try:
+            self.dispatcher.process(topic, offset, msg.key(), msg.value(), msg.timestamp()[1], msg.headers())
+        finally:
+            self.current = None
+        ticket.offset = offset  # only after success: a failed message is never covered
+        self.consumed[topic] += 1
+        self.last_offset[topic] = offset
+
+    def visit(self, name: str, meta: Any) -> int:
+        """Run visitor ``name`` for every key of this partition's table."""
+        if self.table is None:
+            return 0
+        keys = {k for k, _ in self.table.storage.items()}
+        for gen in (*self.table.sealed, *((self.table.current,) if self.table.current else ())):
+            for k, v in gen.writes.items():
+                if v is None:
+                    keys.discard(k)
+                else:
+                    keys.add(k)
+        for key in sorted(keys):
+            self.dispatcher.visit(name, key, meta)
+        return len(keys)
+
+    def end_batch(self) -> None:
+        """Hand the batch's records to the producer and close its tickets and generation."""
+        if self.outbox_size:
+            gen = self.table.current if self.table is not None else None
+            ack = BatchAck(self, list(self.open.values()), gen, self.outbox_size).ack
+            outbox, self.outbox, self.outbox_size = self.outbox, {}, 0
+            for (topic, partition), records in outbox.items():
+                self._produce_batch(topic, partition, records, ack)
+        self.open.clear()
+        if self.table is not None:
+            self.table.seal()
+
+    def advance(self) -> dict[str, int]:
+        """Flush acknowledged table generations; return the offsets now committable."""
+        if self.table is not None:
+            self.table.flush()
+        for topic, tickets in self.tickets.items():
+            last = -1
+            while tickets and tickets[0].pending == 0 and tickets[0] is not self.open.get(topic):
+                offset = tickets.popleft().offset
+                if offset >= 0:
+                    last = offset
+            if last >= 0:
+                self.committable[topic] = last + 1
+        return self.committable
+
+    def in_flight(self) -> int:
+        return (sum(len(t) for t in self.tickets.values()) + (self.table.unflushed if self.table else 0)
+                + self.outbox_size)
+
+    def get(self, key: bytes) -> bytes | None:
+        """The table value of ``key``; safe from any thread (see :meth:`TableCache.peek`)."""
+        return self.table.peek(key) if self.table is not None else None
+
+    def stats(self) -> dict[str, Any]:
+        lag = {}
+        for topic, high in self.hwm.items():
+            if high >= 0:
+                lag[topic] = max(0, high - self.last_offset.get(topic, -1) - 1)
+        return {
+            "hwm": {t: h for t, h in self.hwm.items() if h >= 0},
+            "lag": lag,
+            "consumed": dict(self.consumed),
+            "last_offset": dict(self.last_offset),
+            "committable": dict(self.committable),
+            "committed": dict(self.committed),
+            "produced": dict(self.produced),
+            "in_flight": self.in_flight(),
+        }
