@@ -21,7 +21,13 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from goka._kafka.admin import TopicManager
-from goka._kafka.clients import TopicPartition, consume_available, group_consumer, producer
+from goka._kafka.clients import (
+    TopicPartition,
+    consume_available,
+    delivers_in_order,
+    group_consumer,
+    producer,
+)
 from goka.errors import (
     CopartitionError,
     ProcessingError,
@@ -33,7 +39,7 @@ from goka.errors import (
 from goka.hash import goka as goka_hash
 from goka.latency import LatencyHistogram
 from goka.options import Offset
-from goka.partition_processor import PartitionProcessor
+from goka.partition_processor import PartitionProcessor, process_batch
 from goka.partition_table import PartitionTable, TableReader
 from goka.storage import Storage
 from goka.storage.lmdb import LMDB
@@ -228,7 +234,7 @@ class KafkaProcessor:
             while not view.wait_recovered(0.1):
                 if self._stop.is_set():
                     return
-        self.producer = producer(self.brokers, client_id=client_id, overrides=proc.producer_config)
+        self.producer = producer(self.brokers, client_id=client_id, overrides=proc.producer_config, ordered=True)
         self._recovery = TableReader(self.brokers, client_id=client_id + "-recovery", follow=False,
                                      consumer_config=proc.consumer_config or None)
         self._recovery.start()
@@ -316,10 +322,11 @@ class KafkaProcessor:
         return PartitionProcessor(
             graph, p, produce_batch=self._produce_batch, partitions_of=self._partitions_of,
             hasher=goka_hash, fail=self.fail, storage=storage, joins=joins, lookups=lookups,
-            nil_handling=self.proc.nil_handling)
+            nil_handling=self.proc.nil_handling, ack_each=not delivers_in_order(self.proc.producer_config),
+            coalesce=self.proc.coalesce_changelog)
 
     def _produce(self, topic: str, value: bytes | None, key: bytes, partition: int, headers: Any,
-                 on_delivery: Callable[[Any, Any], None]) -> None:
+                 on_delivery: Callable[[Any, Any], None] | None) -> None:
         producer = self.producer
         while True:
             try:
@@ -329,30 +336,35 @@ class KafkaProcessor:
                 producer.poll(0.05)
 
     def _produce_batch(self, topic: str, partition: int, records: list[dict[str, Any]],
-                       on_delivery: Callable[[Any, Any], None]) -> None:
+                       on_delivery: Callable[[Any, Any], None] | None) -> None:
         """Produce ``records`` to one partition, in order: runs without headers through
         ``produce_batch``, records with headers one by one (``produce_batch`` cannot carry
         headers). The partition is passed per call: confluent-kafka 2.16's ``produce_batch``
-        ignores a ``partition`` inside the record dicts."""
+        ignores a ``partition`` inside the record dicts. A record's own ``"callback"``
+        takes the place of ``on_delivery`` for it."""
         run: list[dict[str, Any]] = []
         for record in records:
             if "headers" in record:
                 if run:
                     self._produce_run(topic, partition, run, on_delivery)
                     run = []
-                self._produce(topic, record["value"], record["key"], partition, record["headers"], on_delivery)
+                self._produce(topic, record["value"], record["key"], partition, record["headers"],
+                              record.get("callback", on_delivery))
             else:
                 run.append(record)
         if run:
             self._produce_run(topic, partition, run, on_delivery)
 
     def _produce_run(self, topic: str, partition: int, run: list[dict[str, Any]],
-                     on_delivery: Callable[[Any, Any], None]) -> None:
+                     on_delivery: Callable[[Any, Any], None] | None) -> None:
         producer = self.producer
         while len(producer) + len(run) > QUEUE_ROOM:  # keep clear of "queue full": order matters
             producer.poll(0.05)
         try:
-            queued = producer.produce_batch(topic, run, partition=partition, on_delivery=on_delivery)
+            if on_delivery is None:
+                queued = producer.produce_batch(topic, run, partition=partition)
+            else:
+                queued = producer.produce_batch(topic, run, partition=partition, on_delivery=on_delivery)
         except BufferError:
             queued = 0
             for record in run:
@@ -368,7 +380,8 @@ class KafkaProcessor:
             if error != "queue full" and code not in (None, -184):  # -184: RD_KAFKA_RESP_ERR__QUEUE_FULL
                 raise ProcessingError(f"could not produce to {topic!r}: {error}", group=self.group,
                                       partition=partition)
-            self._produce(topic, record["value"], record["key"], partition, None, on_delivery)
+            self._produce(topic, record["value"], record["key"], partition, None,
+                          record.get("callback", on_delivery))
 
     def _partitions_of(self, topic: str) -> int:
         count = self._partition_counts.get(topic)
@@ -401,24 +414,14 @@ class KafkaProcessor:
 
     # -- processing ------------------------------------------------------------------------
     def _process(self, msgs: list[Any]) -> None:
-        partitions = self.partitions
-        touched = set()
         started = time.perf_counter()
-        for msg in msgs:
-            err = msg.error()
-            if err is not None:
-                if err.fatal():
-                    raise RuntimeError(f"group {self.group!r}: fatal consumer error: {err.str()}")
-                log.warning("group %s: consumer error: %s", self.group, err.str())
-                continue
-            pp = partitions.get(msg.partition())
-            if pp is None:  # revoked while this batch was in flight
-                continue
-            pp.process(msg)
-            touched.add(pp)
+        process_batch(msgs, self.partitions, self._consumer_error)
         self.latency.observe((time.perf_counter() - started) / len(msgs), len(msgs))
-        for pp in touched:
-            pp.end_batch()
+
+    def _consumer_error(self, err: Any) -> None:
+        if err.fatal():
+            raise RuntimeError(f"group {self.group!r}: fatal consumer error: {err.str()}")
+        log.warning("group %s: consumer error: %s", self.group, err.str())
 
     def _advance(self) -> None:
         for pp in self.partitions.values():

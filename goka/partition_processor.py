@@ -6,6 +6,6 @@ is in ``goka._core``: ``_partition_py`` (pure, the specification) and ``_partiti
 """
 from __future__ import annotations
 
-from goka._core.partition import BatchAck, Generation, PartitionProcessor, TableCache, Ticket
+from goka._core.partition import BatchAck, Generation, PartitionProcessor, TableCache, Ticket, process_batch
 
-__all__ = ["PartitionProcessor", "Ticket", "Generation", "TableCache", "BatchAck"]
+__all__ = ["PartitionProcessor", "Ticket", "Generation", "TableCache", "BatchAck", "process_batch"]

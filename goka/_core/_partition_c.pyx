@@ -29,7 +29,7 @@ from collections import deque
 from goka._core.dispatch import Dispatcher  # a module global: the bench swaps it per twin
 from goka.errors import ProcessingError
 
-__all__ = ["PartitionProcessor", "Ticket", "Generation", "TableCache", "BatchAck"]
+__all__ = ["PartitionProcessor", "Ticket", "Generation", "TableCache", "BatchAck", "process_batch"]
 
 log = logging.getLogger("goka.processor")
 
@@ -188,21 +188,20 @@ cdef class _Done:
 
 @cython.final
 cdef class BatchAck:
-    """The records one batch produced, acknowledged together: when the last delivery report
-    arrives, each of the batch's tickets and its table generation drop one pending unit.
-    The generation's offset becomes the highest acknowledged changelog offset."""
+    """The records one batch produced, acknowledged together (``reports`` delivery reports
+    expected: one per record, or one per ``(topic, partition)``)."""
 
     cdef public PartitionProcessor pp
     cdef public list tickets
     cdef public Generation gen
     cdef public Py_ssize_t remaining
 
-    def __init__(self, PartitionProcessor pp, list tickets, Generation gen, Py_ssize_t records):
+    def __init__(self, PartitionProcessor pp, list tickets, Generation gen, Py_ssize_t reports):
         cdef Ticket ticket
         self.pp = pp
         self.tickets = tickets
         self.gen = gen
-        self.remaining = records
+        self.remaining = reports
         for ticket in tickets:
             ticket.pending += 1
         if gen is not None:
@@ -235,6 +234,33 @@ def _no_defer(exc=None):
     return None
 
 
+cdef list _header_list(headers):
+    return [(k, v.encode() if isinstance(v, str) else v) for k, v in headers.items()]
+
+
+def process_batch(list msgs, dict partitions, on_error):
+    """Process one consumed batch (see the twin)."""
+    cdef dict touched = {}
+    cdef Py_ssize_t count = 0
+    cdef PyObject* found
+    cdef PartitionProcessor pp
+    for msg in msgs:
+        err = msg.error()
+        if err is not None:
+            on_error(err)
+            continue
+        found = PyDict_GetItemWithError(partitions, msg.partition())
+        if found is NULL:
+            continue
+        pp = <PartitionProcessor>found
+        pp._process(msg)
+        touched[pp] = None
+        count += 1
+    for pp in touched:
+        pp.end_batch()
+    return count
+
+
 cdef class PartitionProcessor:
     """Processes the messages of partition ``partition`` of every input topic.
 
@@ -263,13 +289,16 @@ cdef class PartitionProcessor:
     cdef public dict last_offset
     cdef public dict produced
     cdef public dict hwm
+    cdef public bint ack_each
+    cdef public bint coalesce
+    cdef dict _changelog
     cdef object _produce_batch
     cdef object _partitions_of
     cdef object _hasher
     cdef object _dispatch
 
     def __init__(self, graph, partition, *, produce_batch, partitions_of, hasher, fail, storage,
-                 joins, lookups, nil_handling):
+                 joins, lookups, nil_handling, ack_each=True, coalesce=False):
         self.graph = graph
         self.group = graph.group
         self.partition = partition
@@ -277,6 +306,9 @@ cdef class PartitionProcessor:
         self._produce_batch = produce_batch
         self.outbox = {}
         self.outbox_size = 0
+        self.ack_each = ack_each
+        self.coalesce = coalesce
+        self._changelog = {}
         self._partitions_of = partitions_of
         self._hasher = hasher
         self.fail = fail
@@ -299,13 +331,26 @@ cdef class PartitionProcessor:
         cdef PyObject* found
         cdef dict record
         cdef list records
+        cdef bint coalescing = False
         if topic == self.table_topic:
             partition = self.partition
+            if self.coalesce:
+                found = PyDict_GetItemWithError(self._changelog, key)
+                if found is not NULL:
+                    record = <dict>found
+                    record["value"] = value
+                    record.pop("headers", None)
+                    if headers:
+                        record["headers"] = _header_list(headers)
+                    return
+                coalescing = True
         else:
             partition = self._hasher(key, self._partitions_of(topic))
         record = {"key": key, "value": value}
         if headers:
-            record["headers"] = [(k, v.encode() if isinstance(v, str) else v) for k, v in headers.items()]
+            record["headers"] = _header_list(headers)
+        if coalescing:
+            self._changelog[key] = record
         slot = (topic, partition)
         found = PyDict_GetItemWithError(self.outbox, slot)
         if found is NULL:
@@ -329,6 +374,9 @@ cdef class PartitionProcessor:
     # -- processing ----------------------------------------------------------------------
     def process(self, msg):
         """Process one confluent-kafka message of this partition."""
+        self._process(msg)
+
+    cdef int _process(self, msg) except -1:
         cdef PyObject* found
         cdef Ticket ticket
         topic = msg.topic()
@@ -349,6 +397,7 @@ cdef class PartitionProcessor:
         consumed = self.consumed
         consumed[topic] += 1
         self.last_offset[topic] = offset
+        return 0
 
     def visit(self, name, meta):
         """Run visitor ``name`` for every key of this partition's table."""
@@ -369,12 +418,20 @@ cdef class PartitionProcessor:
 
     def end_batch(self):
         """Hand the batch's records to the producer and close its tickets and generation."""
+        cdef dict outbox
+        cdef list records
         if self.outbox_size:
             gen = self.table.current if self.table is not None else None
-            ack = BatchAck(self, list(self.open.values()), gen, self.outbox_size).ack
+            reports = self.outbox_size if self.ack_each else len(self.outbox)
             outbox, self.outbox, self.outbox_size = self.outbox, {}, 0
+            self._changelog.clear()
+            ack = BatchAck(self, list(self.open.values()), gen, reports).ack
             for (topic, partition), records in outbox.items():
-                self._produce_batch(topic, partition, records, ack)
+                if self.ack_each:
+                    self._produce_batch(topic, partition, records, ack)
+                else:
+                    (<dict>records[-1])["callback"] = ack
+                    self._produce_batch(topic, partition, records, None)
         self.open.clear()
         if self.table is not None:
             self.table.seal()

@@ -31,7 +31,7 @@ from goka.graph import GroupGraph
 from goka.options import NilHandling
 from goka.storage import Storage
 
-__all__ = ["PartitionProcessor", "Ticket", "Generation", "TableCache"]
+__all__ = ["PartitionProcessor", "Ticket", "Generation", "TableCache", "BatchAck", "process_batch"]
 
 log = logging.getLogger("goka.processor")
 
@@ -159,18 +159,23 @@ class Ticket:
 
 
 class BatchAck:
-    """The records one batch produced, acknowledged together: when the last delivery report
-    arrives, each of the batch's tickets and its table generation drop one pending unit.
-    The generation's offset becomes the highest acknowledged changelog offset."""
+    """The records one batch produced, acknowledged together: when the last expected delivery
+    report arrives, each of the batch's tickets and its table generation drop one pending
+    unit. The generation's offset becomes the highest acknowledged changelog offset.
+
+    ``reports`` is how many delivery reports to expect: one per record, or -- with a
+    producer that delivers each partition's records in order and never leaves a gap (see
+    :class:`PartitionProcessor`) -- one per ``(topic, partition)``, from its last record.
+    """
 
     __slots__ = ("pp", "tickets", "gen", "remaining")
 
     def __init__(self, pp: PartitionProcessor, tickets: list[Ticket], gen: Generation | None,
-                 records: int) -> None:
+                 reports: int) -> None:
         self.pp = pp
         self.tickets = tickets
         self.gen = gen
-        self.remaining = records
+        self.remaining = reports
         for ticket in tickets:
             ticket.pending += 1
         if gen is not None:
@@ -195,6 +200,34 @@ class BatchAck:
                 gen.pending -= 1
 
 
+def _header_list(headers: Mapping[str, str | bytes]) -> list[tuple[str, bytes]]:
+    return [(k, v.encode() if isinstance(v, str) else v) for k, v in headers.items()]
+
+
+def process_batch(msgs: list[Any], partitions: Mapping[int, PartitionProcessor],
+                  on_error: Callable[[Any], None]) -> int:
+    """Process one consumed batch: each message goes to the partition processor of its
+    partition (messages of partitions no longer held are dropped: they were revoked while
+    the batch was in flight), consumer errors go to ``on_error``; then every partition
+    processor that got messages ends its batch. Returns how many messages were processed."""
+    touched: dict[PartitionProcessor, None] = {}
+    count = 0
+    for msg in msgs:
+        err = msg.error()
+        if err is not None:
+            on_error(err)
+            continue
+        pp = partitions.get(msg.partition())
+        if pp is None:
+            continue
+        pp.process(msg)
+        touched[pp] = None
+        count += 1
+    for pp in touched:
+        pp.end_batch()
+    return count
+
+
 class PartitionProcessor:
     """Processes the messages of partition ``partition`` of every input topic.
 
@@ -203,6 +236,17 @@ class PartitionProcessor:
     dicts (``key``, ``value``, and ``headers`` for the few that have them) in order.
     Visits go the same way (their batch has no tickets, only the table generation).
     ``partitions_of(topic) -> int`` comes from the processor's metadata.
+
+    ``ack_each=True``: every record carries ``on_delivery``. ``ack_each=False``: only the
+    last record of each ``(topic, partition)`` carries it, as the record's ``"callback"``
+    (``on_delivery`` is None). That is only sound with a producer whose successful delivery
+    of a record implies the delivery of every record queued before it to the same
+    partition (idempotent, gapless, no message timeout -- the processor checks its
+    producer configuration), and it spares one Python call per record.
+
+    ``coalesce=True``: within one batch, a key's later table writes replace its earlier
+    changelog record instead of adding one (the record keeps the position of the first
+    write). Views and the changelog then see only the last value of a key per batch.
     """
 
     def __init__(
@@ -218,6 +262,8 @@ class PartitionProcessor:
         joins: Mapping[str, Callable[[bytes], bytes | None]],
         lookups: Mapping[str, Callable[[str], Any]],
         nil_handling: NilHandling,
+        ack_each: bool = True,
+        coalesce: bool = False,
     ) -> None:
         self.graph = graph
         self.group = graph.group
@@ -226,6 +272,9 @@ class PartitionProcessor:
         self._produce_batch = produce_batch
         self.outbox: dict[tuple[str, int], list[dict[str, Any]]] = {}
         self.outbox_size = 0
+        self.ack_each = ack_each
+        self.coalesce = coalesce
+        self._changelog: dict[bytes, dict[str, Any]] = {}  # coalesce: this batch's record per key
         self._partitions_of = partitions_of
         self._hasher = hasher
         self.fail = fail
@@ -244,13 +293,25 @@ class PartitionProcessor:
 
     # -- the dispatcher's sink -----------------------------------------------------------
     def emit(self, topic: str, key: bytes, value: bytes | None, headers: Any) -> None:
+        coalescing = False
         if topic == self.table_topic:
             partition = self.partition  # the table partition belongs to this partition
+            if self.coalesce:
+                earlier = self._changelog.get(key)
+                if earlier is not None:  # replace this batch's earlier record of the key
+                    earlier["value"] = value
+                    earlier.pop("headers", None)
+                    if headers:
+                        earlier["headers"] = _header_list(headers)
+                    return
+                coalescing = True
         else:
             partition = self._hasher(key, self._partitions_of(topic))
         record: dict[str, Any] = {"key": key, "value": value}
         if headers:
-            record["headers"] = [(k, v.encode() if isinstance(v, str) else v) for k, v in headers.items()]
+            record["headers"] = _header_list(headers)
+        if coalescing:
+            self._changelog[key] = record
         records = self.outbox.get((topic, partition))
         if records is None:
             records = self.outbox[(topic, partition)] = []
@@ -301,10 +362,16 @@ class PartitionProcessor:
         """Hand the batch's records to the producer and close its tickets and generation."""
         if self.outbox_size:
             gen = self.table.current if self.table is not None else None
-            ack = BatchAck(self, list(self.open.values()), gen, self.outbox_size).ack
+            reports = self.outbox_size if self.ack_each else len(self.outbox)
             outbox, self.outbox, self.outbox_size = self.outbox, {}, 0
+            self._changelog.clear()
+            ack = BatchAck(self, list(self.open.values()), gen, reports).ack
             for (topic, partition), records in outbox.items():
-                self._produce_batch(topic, partition, records, ack)
+                if self.ack_each:
+                    self._produce_batch(topic, partition, records, ack)
+                else:
+                    records[-1]["callback"] = ack
+                    self._produce_batch(topic, partition, records, None)
         self.open.clear()
         if self.table is not None:
             self.table.seal()

@@ -9,10 +9,17 @@ from typing import TYPE_CHECKING
 
 from goka._core import load
 
-__all__ = ["BatchAck", "Generation", "PartitionProcessor", "TableCache", "Ticket"]
+__all__ = ["BatchAck", "Generation", "PartitionProcessor", "TableCache", "Ticket", "process_batch"]
 
 if TYPE_CHECKING:
-    from goka._core._partition_py import BatchAck, Generation, PartitionProcessor, TableCache, Ticket
+    from goka._core._partition_py import (
+        BatchAck,
+        Generation,
+        PartitionProcessor,
+        TableCache,
+        Ticket,
+        process_batch,
+    )
 else:
     _impl = load("partition")
     BatchAck = _impl.BatchAck
@@ -20,3 +27,4 @@ else:
     PartitionProcessor = _impl.PartitionProcessor
     TableCache = _impl.TableCache
     Ticket = _impl.Ticket
+    process_batch = _impl.process_batch

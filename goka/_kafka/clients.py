@@ -26,6 +26,7 @@ from confluent_kafka import (
 )
 
 __all__ = [
+    "ORDERED",
     "OFFSET_BEGINNING",
     "OFFSET_END",
     "Consumer",
@@ -36,6 +37,7 @@ __all__ = [
     "TopicPartition",
     "bootstrap_servers",
     "consume_available",
+    "delivers_in_order",
     "group_consumer",
     "reader_consumer",
     "producer",
@@ -127,8 +129,38 @@ def reader_consumer(brokers: Any, *, client_id: str, overrides: Mapping[str, Any
     return Consumer(config)
 
 
-def producer(brokers: Any, *, client_id: str, overrides: Mapping[str, Any] | None = None) -> Producer:
-    """A producer whose delivery reports resolve goka's pending work."""
+#: A producer with these settings delivers each partition's records in order and never
+#: skips one: a record's successful delivery report implies that every record queued before
+#: it for the same partition was delivered too (idempotence orders and deduplicates
+#: retries; the gapless guarantee turns any failure that would leave a gap into a fatal
+#: error; no message timeout, so nothing expires quietly while the broker is away). A
+#: processor on such a producer waits for one delivery report per partition and batch.
+ORDERED = {"enable.idempotence": True, "enable.gapless.guarantee": True, "message.timeout.ms": 0}
+
+
+def delivers_in_order(overrides: Mapping[str, Any]) -> bool:
+    """Whether a producer built with ``ordered=True`` and ``overrides`` keeps :data:`ORDERED`."""
+    def flag(name: str) -> bool:
+        return str(overrides.get(name, True)).lower() in ("true", "1")
+    timeouts = {str(overrides[k]) for k in ("message.timeout.ms", "delivery.timeout.ms") if k in overrides}
+    return flag("enable.idempotence") and flag("enable.gapless.guarantee") and timeouts <= {"0"}
+
+
+class _QuietExperimental(logging.Filter):
+    """librdkafka warns at every start that ``enable.gapless.guarantee`` is experimental;
+    goka sets it on purpose (see :data:`ORDERED`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "enable.gapless.guarantee is experimental" not in record.getMessage()
+
+
+rdkafka_log.addFilter(_QuietExperimental())
+
+
+def producer(brokers: Any, *, client_id: str, overrides: Mapping[str, Any] | None = None,
+             ordered: bool = False) -> Producer:
+    """A producer whose delivery reports resolve goka's pending work (with ``ordered``:
+    configured as :data:`ORDERED`, before ``overrides``)."""
     config: dict[str, Any] = {
         "bootstrap.servers": bootstrap_servers(brokers),
         "client.id": client_id,
@@ -138,6 +170,11 @@ def producer(brokers: Any, *, client_id: str, overrides: Mapping[str, Any] | Non
         "queue.buffering.max.messages": 1000000,
         "queue.buffering.max.kbytes": 1048576,
         "logger": rdkafka_log,
+        **(ORDERED if ordered else {}),
     }
-    config.update(overrides or {})
+    overrides = overrides or {}
+    if ordered and "enable.gapless.guarantee" not in overrides and \
+            str(overrides.get("enable.idempotence", True)).lower() not in ("true", "1"):
+        del config["enable.gapless.guarantee"]  # it requires idempotence
+    config.update(overrides)
     return Producer(config)

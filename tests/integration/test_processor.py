@@ -94,6 +94,50 @@ def test_recovery_from_changelog_with_fresh_storage(broker, tmp_path, wait_for):
         wait_for(lambda: proc.get("k1") == 101, 30, "the new message to be added")
 
 
+def changelog(broker, group, partitions):
+    """Every record of the group table's changelog topic, read to its end: (key, value)."""
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group + "-reader",
+                         "enable.partition.eof": True, "enable.auto.commit": False})
+    consumer.assign([TopicPartition(goka.group_table(group), p, 0) for p in range(partitions)])
+    records, at_end = [], set()
+    try:
+        while len(at_end) < partitions:
+            msg = consumer.poll(10)
+            assert msg is not None, "the changelog did not reach its end"
+            if msg.error() is not None:
+                at_end.add(msg.partition())
+            else:
+                records.append((msg.key().decode(), int(msg.value())))
+    finally:
+        consumer.close()
+    return records
+
+
+@EMBEDDED_ONLY
+@pytest.mark.parametrize("coalesce, producer_config", [
+    (True, {}),
+    (False, {"enable.idempotence": False}),  # not ordered: every record gets its report
+], ids=["coalesced", "report-per-record"])
+def test_changelog_modes(broker, tmp_path, wait_for, coalesce, producer_config):
+    """Both acknowledgement modes and changelog coalescing end with the same table, the same
+    commits and a changelog whose last value per key is the table's; coalescing writes
+    fewer records when keys repeat within a batch."""
+    topic, group = broker.name("input"), broker.name("modes")
+    broker.create_topic(topic, 2)
+    emit_all(broker, topic, [(f"k{i % 5}", 1) for i in range(50)])
+    with processor(broker, summing_group(group, [topic]), tmp_path, coalesce_changelog=coalesce,
+                   producer_config=producer_config) as proc:
+        assert proc.wait_recovered(30)
+        wait_for(lambda: all(proc.get(f"k{i}") == 10 for i in range(5)), 30, "every sum to reach 10")
+    assert sum(committed(broker, group, topic, 2).values()) == 50
+    records = changelog(broker, group, 2)
+    assert dict(records) == {f"k{i}": 10 for i in range(5)}
+    if coalesce:
+        assert len(records) < 50
+    else:
+        assert len(records) == 50
+
+
 def test_unmarked_messages(broker, tmp_path):
     """TestUnmarkedMessages: a failing message is not committed and is seen again after a restart."""
     topic, group = broker.name("input"), broker.name("unmarked")

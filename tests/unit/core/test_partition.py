@@ -25,15 +25,19 @@ class Msg:
     """What the partition processor reads of a confluent-kafka message."""
 
     def __init__(self, topic: str, offset: int, key: bytes, value: bytes | None,
-                 headers: Any = None, ts: int = 1_700_000_000_000) -> None:
+                 headers: Any = None, ts: int = 1_700_000_000_000, partition: int = 0,
+                 error: Any = None) -> None:
         self._topic, self._offset, self._key, self._value = topic, offset, key, value
-        self._headers, self._ts = headers, ts
+        self._headers, self._ts, self._partition, self._error = headers, ts, partition, error
 
     def topic(self) -> str:
         return self._topic
 
     def partition(self) -> int:
-        return 0
+        return self._partition
+
+    def error(self) -> Any:
+        return self._error
 
     def offset(self) -> int:
         return self._offset
@@ -71,19 +75,22 @@ class KafkaErr:
 
 
 class Producer:
-    """Records ``produce_batch`` calls; the test delivers their acknowledgements."""
+    """Records ``produce_batch`` calls; the test delivers their acknowledgements. A record's
+    own ``"callback"`` replaces ``on_delivery``; a record with neither is delivered silently
+    (and ``batches`` shows ``"callback": True`` where a record carried one)."""
 
     def __init__(self) -> None:
-        self.pending: list[tuple[str, int, dict[str, Any], Callable[[Any, Any], None]]] = []
+        self.pending: list[tuple[str, int, dict[str, Any], Callable[[Any, Any], None] | None]] = []
         self.batches: list[tuple[str, int, list[dict[str, Any]]]] = []
         self.offsets: dict[str, int] = {}
         self.delivered: list[tuple[str, int, dict[str, Any], int]] = []
 
     def produce_batch(self, topic: str, partition: int, records: list[dict[str, Any]],
-                      on_delivery: Callable[[Any, Any], None]) -> None:
-        self.batches.append((topic, partition, list(records)))
+                      on_delivery: Callable[[Any, Any], None] | None) -> None:
+        self.batches.append((topic, partition, [
+            {k: (True if k == "callback" else v) for k, v in r.items()} for r in records]))
         for record in records:
-            self.pending.append((topic, partition, record, on_delivery))
+            self.pending.append((topic, partition, record, record.get("callback", on_delivery)))
 
     def deliver(self, n: int | None = None, error: str | None = None) -> None:
         """Acknowledge the first ``n`` pending records (all by default)."""
@@ -91,12 +98,14 @@ class Producer:
         todo, self.pending = self.pending[:n], self.pending[n:]
         for topic, partition, record, cb in todo:
             if error is not None:
-                cb(KafkaErr(error), Delivered(topic, -1))
+                if cb is not None:
+                    cb(KafkaErr(error), Delivered(topic, -1))
                 continue
             offset = self.offsets.get(topic, -1) + 1
             self.offsets[topic] = offset
             self.delivered.append((topic, partition, record, offset))
-            cb(None, Delivered(topic, offset))
+            if cb is not None:
+                cb(None, Delivered(topic, offset))
 
 
 DONES: list[Callable[..., None]] = []
@@ -143,7 +152,8 @@ def group() -> Any:
 
 
 class Setup:
-    def __init__(self, partition: ModuleType, storage: Any = None, nparts: int = 4) -> None:
+    def __init__(self, partition: ModuleType, storage: Any = None, nparts: int = 4,
+                 ack_each: bool = True, coalesce: bool = False) -> None:
         DONES.clear()
         self.producer = Producer()
         self.failures: list[BaseException] = []
@@ -151,7 +161,8 @@ class Setup:
         self.pp = partition.PartitionProcessor(
             group(), 1, produce_batch=self.producer.produce_batch, partitions_of=lambda topic: nparts,
             hasher=lambda key, n: len(key) % n, fail=self.failures.append, storage=self.storage,
-            joins={}, lookups={}, nil_handling=goka.NilHandling.IGNORE)
+            joins={}, lookups={}, nil_handling=goka.NilHandling.IGNORE, ack_each=ack_each,
+            coalesce=coalesce)
 
     def run(self, *msgs: tuple[Any, ...], topic: str = IN, start: int = 0) -> None:
         for i, (key, value) in enumerate(msgs):
@@ -366,6 +377,80 @@ def test_outbox_grouping_and_headers(partition: ModuleType) -> None:
     assert s.table() == {b"ab": b"loop:3"}
 
 
+def test_one_report_per_partition(partition: ModuleType) -> None:
+    """``ack_each=False``: only the last record of each (topic, partition) carries the
+    callback, and the batch waits for exactly those reports."""
+    s = Setup(partition, ack_each=False, nparts=4)
+    s.run((b"ab", b"e1;sx;e2"), (b"abc", b"e3;sy"))
+    s.pp.end_batch()
+    assert s.producer.batches == [
+        (OUT, 2, [{"key": b"ab", "value": b"1"}, {"key": b"ab", "value": b"2", "callback": True}]),
+        (TABLE, 1, [{"key": b"ab", "value": b"x"}, {"key": b"abc", "value": b"y", "callback": True}]),
+        (OUT, 3, [{"key": b"abc", "value": b"3", "callback": True}]),
+    ]
+    s.producer.deliver(4)  # OUT/2 fully, the table's first record: its report is still out
+    assert s.pp.advance() == {}
+    assert s.table() == {}
+    s.producer.deliver()
+    assert s.pp.advance() == {IN: 2}
+    assert s.table() == {b"ab": b"x", b"abc": b"y"}
+    assert s.storage.get_offset() == 1  # the changelog offset of the reporting (last) record
+
+
+def test_one_report_per_partition_error(partition: ModuleType) -> None:
+    s = Setup(partition, ack_each=False)
+    s.run((b"a", b"sx;sy"))
+    s.pp.end_batch()
+    s.producer.deliver(error="gapless guarantee")
+    assert len(s.failures) == 1
+    assert "could not produce to 'g-table': gapless guarantee" in str(s.failures[0])
+    assert s.pp.advance() == {}
+    assert s.table() == {}
+
+
+def test_coalesced_changelog(partition: ModuleType) -> None:
+    """``coalesce=True``: one changelog record per key and batch, at the position of the
+    key's first write, with its last value (headers included); other topics untouched."""
+    s = Setup(partition, coalesce=True)
+    s.run((b"a", b"s1;e1"), (b"b", b"s2"), (b"a", b"s3;e2;d"), (b"b", b"s4"), (b"c", b"d;s5"))
+    s.pp.end_batch()
+    table_batches = [recs for topic, _, recs in s.producer.batches if topic == TABLE]
+    assert table_batches == [[{"key": b"a", "value": None}, {"key": b"b", "value": b"4"},
+                              {"key": b"c", "value": b"5"}]]
+    assert [len(recs) for topic, _, recs in s.producer.batches if topic == OUT] == [2]
+    assert s.pp.stats()["produced"] == {TABLE: 3, OUT: 2}
+    s.producer.deliver()
+    assert s.pp.advance() == {IN: 5}
+    assert s.table() == {b"b": b"4", b"c": b"5"}
+    s.run((b"b", b"s6"), (b"b", b"s7"), start=5)  # a new batch: a new record
+    s.pp.end_batch()
+    assert s.producer.batches[-1] == (TABLE, 1, [{"key": b"b", "value": b"7"}])
+
+
+def test_coalesced_changelog_headers(partition: ModuleType) -> None:
+    s = Setup(partition, coalesce=True)
+    s.pp.process(Msg(IN, 0, b"a", b"s1"))
+    s.pp.dispatcher.process(IN, 1, b"a", b"", 0, None)  # no table write
+    s.pp.emit(TABLE, b"a", b"2", {"h": "v"})
+    s.pp.end_batch()
+    assert s.producer.batches == [(TABLE, 1, [{"key": b"a", "value": b"2", "headers": [("h", b"v")]}])]
+
+
+def test_process_batch(partition: ModuleType) -> None:
+    """Messages go to their partition's processor, revoked partitions' messages are
+    dropped, consumer errors go to ``on_error``, and each touched processor ends its batch."""
+    s = Setup(partition)
+    errors: list[Any] = []
+    msgs = [Msg(IN, 0, b"a", b"s1"), Msg(IN, 0, b"x", b"s9", partition=3), Msg(IN, -1, b"", b"", error="boom"),
+            Msg(IN, 1, b"b", b"e2")]
+    assert partition.process_batch(msgs, {0: s.pp}, errors.append) == 2
+    assert errors == ["boom"]
+    assert s.pp.outbox_size == 0 and len(s.producer.batches) == 2  # handed over by end_batch
+    s.producer.deliver()
+    assert s.pp.advance() == {IN: 2}
+    assert s.table() == {b"a": b"1"}
+
+
 def test_visit(partition: ModuleType) -> None:
     s = Setup(partition)
     s.storage.write_batch([(b"k1", b"a"), (b"k2", b"b")], offset=None)
@@ -416,8 +501,9 @@ events = st.lists(
 )
 
 
-def _trace(partition: ModuleType, evs: list[tuple[Any, ...]]) -> list[Any]:
-    s = Setup(partition)
+def _trace(partition: ModuleType, evs: list[tuple[Any, ...]], ack_each: bool = True,
+           coalesce: bool = False) -> list[Any]:
+    s = Setup(partition, ack_each=ack_each, coalesce=coalesce)
     offsets: dict[str, int] = {}
     out: list[Any] = []
     for ev in evs:
@@ -457,9 +543,9 @@ def _trace(partition: ModuleType, evs: list[tuple[Any, ...]]) -> list[Any]:
     return out
 
 
-@settings(max_examples=200, deadline=None)
-@given(evs=events)
-def test_differential(partition_c: ModuleType, evs: list[tuple[Any, ...]]) -> None:
+@settings(max_examples=300, deadline=None)
+@given(evs=events, ack_each=st.booleans(), coalesce=st.booleans())
+def test_differential(partition_c: ModuleType, evs: list[tuple[Any, ...]], ack_each: bool, coalesce: bool) -> None:
     from goka._core import _partition_py
 
-    assert _trace(partition_c, evs) == _trace(_partition_py, evs)
+    assert _trace(partition_c, evs, ack_each, coalesce) == _trace(_partition_py, evs, ack_each, coalesce)
