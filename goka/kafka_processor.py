@@ -28,6 +28,7 @@ from goka._kafka.clients import (
     group_consumer,
     producer,
 )
+from goka._core.messages import untrack
 from goka.errors import (
     CopartitionError,
     ProcessingError,
@@ -210,6 +211,7 @@ class KafkaProcessor:
             while not self._stop.is_set():
                 msgs = consume_available(self.consumer, BATCH_SIZE, 0.1)
                 if msgs:
+                    untrack(msgs)
                     self._process(msgs)
                 self.producer.poll(0)
                 self._advance()

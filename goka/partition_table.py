@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from goka._core.messages import key_values, untrack
 from goka._kafka.clients import (
     OFFSET_BEGINNING,
     KafkaError,
@@ -31,6 +32,10 @@ from goka.storage import Storage
 __all__ = ["PartitionTable", "TableReader", "UpdateContext", "UpdateCallback"]
 
 log = logging.getLogger("goka.table")
+
+#: messages taken from the consumer per step (each table partition's share of a step is
+#: written in one storage transaction)
+READ_BATCH = 10000
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,7 @@ class PartitionTable:
         last: int = msgs[-1].offset()  # type: ignore[assignment]
         callback = self.update_callback
         if callback is None:
-            self.storage.write_batch(((m.key() or b"", m.value()) for m in msgs), offset=last)
+            self.storage.write_batch(key_values(msgs), offset=last)
         else:
             for m in msgs:
                 ts = m.timestamp()[1]
@@ -198,8 +203,9 @@ class TableReader:
                 if not self._tables:
                     self._stop.wait(0.02)
                     continue
-                msgs = consume_available(consumer, 1000, 0.1)
+                msgs = consume_available(consumer, READ_BATCH, 0.1)
                 if msgs:
+                    untrack(msgs)
                     self.connected = True
                     self._handle(consumer, msgs)
                 elif not self.connected:
@@ -259,37 +265,38 @@ class TableReader:
                 consumer.incremental_assign(assign)
 
     def _handle(self, consumer: Any, msgs: list[Any]) -> None:
-        batch: list[Message] = []
-        current: PartitionTable | None = None
+        """Apply a consumed batch: one storage transaction per table partition (records of a
+        partition stay in order); a partition's records are applied before its end is noted."""
+        pending: dict[PartitionTable, list[Message]] = {}
+        tables = self._tables
         for msg in msgs:
             err = msg.error()
-            if err is not None:
-                if current is not None and batch:
-                    current.apply(batch)
-                    batch = []
-                if err.code() == KafkaError._PARTITION_EOF:
-                    table = self._tables.get((msg.topic(), msg.partition()))
-                    if table is not None:
-                        table.hwm = msg.offset()
-                        if not table.recovered.is_set():
-                            self._recovered(consumer, table, assigned=True)
-                elif err.fatal() or self.fail_on_error:
-                    raise RuntimeError(f"table reader {self._client_id}: {err.str()}")
-                else:
-                    log.warning("table reader %s: %s", self._client_id, err.str())
-                current = None
+            if err is None:
+                table = tables.get((msg.topic(), msg.partition()))
+                if table is not None:
+                    batch = pending.get(table)
+                    if batch is None:
+                        pending[table] = [msg]
+                    else:
+                        batch.append(msg)
                 continue
-            table = self._tables.get((msg.topic(), msg.partition()))
-            if table is None:
-                continue
-            if table is not current:
-                if current is not None and batch:
-                    current.apply(batch)
-                batch = []
-                current = table
-            batch.append(msg)
-        if current is not None and batch:
-            current.apply(batch)
+            if err.code() == KafkaError._PARTITION_EOF:
+                table = tables.get((msg.topic(), msg.partition()))
+                if table is not None:
+                    batch = pending.pop(table, None)
+                    if batch:
+                        table.apply(batch)
+                    table.hwm = msg.offset()
+                    if not table.recovered.is_set():
+                        self._recovered(consumer, table, assigned=True)
+            elif err.fatal() or self.fail_on_error:
+                for table, batch in pending.items():
+                    table.apply(batch)
+                raise RuntimeError(f"table reader {self._client_id}: {err.str()}")
+            else:
+                log.warning("table reader %s: %s", self._client_id, err.str())
+        for table, batch in pending.items():
+            table.apply(batch)
 
     def _recovered(self, consumer: Any, table: PartitionTable, *, assigned: bool) -> None:
         table.state = "running"

@@ -258,6 +258,8 @@ cdef class Context:
         headers = self._headers
         if headers is None:
             raw = self._raw_headers
+            if callable(raw):  # e.g. confluent-kafka's msg.headers: parsed only when read
+                raw = raw()
             if raw is None:
                 headers = {}
             elif isinstance(raw, dict) or isinstance(raw, _Mapping):

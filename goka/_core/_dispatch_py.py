@@ -27,7 +27,8 @@ __all__ = ["Context", "Dispatcher", "Sink", "TableAccess", "Headers"]
 
 #: headers as given to emits: a mapping of str to bytes (str values are UTF-8 encoded)
 Headers = Mapping[str, "bytes | str"]
-#: raw record headers as confluent-kafka delivers them
+#: raw record headers as confluent-kafka delivers them, or a function returning them (called
+#: only if the callback reads ``ctx.headers``)
 RawHeaders = "list[tuple[str, bytes | None]] | None"
 
 _EPOCH = datetime.fromtimestamp(0, timezone.utc)
@@ -120,6 +121,8 @@ class Context:
         headers = self._headers
         if headers is None:
             raw = self._raw_headers
+            if callable(raw):  # e.g. confluent-kafka's msg.headers: parsed only when read
+                raw = raw()
             if raw is None:
                 headers = {}
             elif isinstance(raw, Mapping):

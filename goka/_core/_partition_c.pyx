@@ -390,7 +390,7 @@ cdef class PartitionProcessor:
             ticket = <Ticket>found
         self.current = ticket
         try:
-            self._dispatch(topic, offset, msg.key(), msg.value(), msg.timestamp()[1], msg.headers())
+            self._dispatch(topic, offset, msg.key(), msg.value(), msg.timestamp()[1], msg.headers)
         finally:
             self.current = None
         ticket.offset = offset  # only after success: a failed message is never covered

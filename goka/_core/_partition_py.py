@@ -336,7 +336,7 @@ class PartitionProcessor:
             self.tickets[topic].append(ticket)
         self.current = ticket
         try:
-            self.dispatcher.process(topic, offset, msg.key(), msg.value(), msg.timestamp()[1], msg.headers())
+            self.dispatcher.process(topic, offset, msg.key(), msg.value(), msg.timestamp()[1], msg.headers)
         finally:
             self.current = None
         ticket.offset = offset  # only after success: a failed message is never covered

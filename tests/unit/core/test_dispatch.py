@@ -792,3 +792,24 @@ def test_differential_codecs(dispatch_c: ModuleType, value: Any, data: bytes) ->
 
     for make in (codec.String, codec.Int64, codec.Bytes):
         assert outcome(dispatch_c, make(), make()) == outcome(_dispatch_py, make(), make())
+
+
+def test_headers_from_a_function(dispatch: ModuleType) -> None:
+    """Raw headers may be a function (confluent-kafka's ``msg.headers``): called once, and
+    only when the callback reads ``ctx.headers``."""
+    calls: list[int] = []
+    seen: list[Any] = []
+
+    def raw() -> list[tuple[str, bytes]]:
+        calls.append(1)
+        return [("a", b"1"), ("a", b"2")]
+
+    def cb(ctx: Any, msg: Any) -> None:
+        if msg == "read":
+            seen.extend((ctx.headers, ctx.headers))
+
+    d, _, _ = build(dispatch, cb)
+    d.process("in", 0, b"k", b"skip", None, raw)
+    assert calls == []
+    d.process("in", 1, b"k", b"read", None, raw)
+    assert calls == [1] and seen == [{"a": b"2"}, {"a": b"2"}]
