@@ -112,6 +112,9 @@ class TableReader:
         self._to_add: list[PartitionTable] = []
         self._to_remove: list[tuple[PartitionTable, threading.Event]] = []
         self._stop = threading.Event()
+        # set by add/remove/stop: an idle reader sleeps on it rather than polling (every
+        # wake-up of a Python thread takes the GIL from the processing thread)
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
         #: False from a lost-brokers error until the brokers answer again
@@ -130,6 +133,7 @@ class TableReader:
                 table.recovered.clear()
                 table.state = "recovering"
                 self._to_add.append(table)
+        self._wake.set()
 
     def remove(self, tables: Iterable[PartitionTable], timeout: float = 30.0) -> None:
         """Stop reading ``tables``; returns once the reader no longer writes to them."""
@@ -139,6 +143,7 @@ class TableReader:
                 event = threading.Event()
                 self._to_remove.append((table, event))
                 events.append(event)
+        self._wake.set()
         for event in events:
             if not self._alive():
                 return
@@ -160,6 +165,7 @@ class TableReader:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(30)
 
@@ -201,7 +207,8 @@ class TableReader:
                     raise self.error
                 self._apply_changes(consumer)
                 if not self._tables:
-                    self._stop.wait(0.02)
+                    self._wake.wait(1.0)
+                    self._wake.clear()
                     continue
                 msgs = consume_available(consumer, READ_BATCH, 0.1)
                 if msgs:
