@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from goka._core.messages import key_values, untrack
+from goka._core.messages import by_partition, key_values, untrack
 from goka._kafka.clients import (
     OFFSET_BEGINNING,
     KafkaError,
@@ -273,37 +273,27 @@ class TableReader:
 
     def _handle(self, consumer: Any, msgs: list[Any]) -> None:
         """Apply a consumed batch: one storage transaction per table partition (records of a
-        partition stay in order); a partition's records are applied before its end is noted."""
-        pending: dict[PartitionTable, list[Message]] = {}
+        partition stay in order), then note partition ends and errors. (A partition's end
+        may be noted after records that followed it in the batch: harmless, the table
+        only gets newer.)"""
+        records, events = by_partition(msgs)
         tables = self._tables
-        for msg in msgs:
+        for slot, batch in records.items():
+            table = tables.get(slot)
+            if table is not None:
+                table.apply(batch)
+        for msg in events:
             err = msg.error()
-            if err is None:
-                table = tables.get((msg.topic(), msg.partition()))
-                if table is not None:
-                    batch = pending.get(table)
-                    if batch is None:
-                        pending[table] = [msg]
-                    else:
-                        batch.append(msg)
-                continue
             if err.code() == KafkaError._PARTITION_EOF:
                 table = tables.get((msg.topic(), msg.partition()))
                 if table is not None:
-                    batch = pending.pop(table, None)
-                    if batch:
-                        table.apply(batch)
                     table.hwm = msg.offset()
                     if not table.recovered.is_set():
                         self._recovered(consumer, table, assigned=True)
             elif err.fatal() or self.fail_on_error:
-                for table, batch in pending.items():
-                    table.apply(batch)
                 raise RuntimeError(f"table reader {self._client_id}: {err.str()}")
             else:
                 log.warning("table reader %s: %s", self._client_id, err.str())
-        for table, batch in pending.items():
-            table.apply(batch)
 
     def _recovered(self, consumer: Any, table: PartitionTable, *, assigned: bool) -> None:
         table.state = "running"

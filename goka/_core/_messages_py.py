@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["untrack", "key_values"]
+__all__ = ["untrack", "key_values", "by_partition"]
 
 
 def untrack(msgs: list[Any]) -> None:
@@ -26,3 +26,21 @@ def untrack(msgs: list[Any]) -> None:
 def key_values(msgs: list[Any]) -> list[tuple[bytes, bytes | None]]:
     """``(key, value)`` of each message, in order; a missing key is ``b""``."""
     return [(m.key() or b"", m.value()) for m in msgs]
+
+
+def by_partition(msgs: list[Any]) -> tuple[dict[tuple[str, int], list[Any]], list[Any]]:
+    """Split a consumed batch: the records of each ``(topic, partition)`` in order, and the
+    messages carrying an error (end-of-partition events included) in order."""
+    records: dict[tuple[str, int], list[Any]] = {}
+    events: list[Any] = []
+    for msg in msgs:
+        if msg.error() is not None:
+            events.append(msg)
+            continue
+        slot = (msg.topic(), msg.partition())
+        run = records.get(slot)
+        if run is None:
+            records[slot] = [msg]
+        else:
+            run.append(msg)
+    return records, events

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 
 from goka._core import load
 
-__all__ = ["key_values", "untrack"]
+__all__ = ["by_partition", "key_values", "untrack"]
 
 if TYPE_CHECKING:
-    from goka._core._messages_py import key_values, untrack
+    from goka._core._messages_py import by_partition, key_values, untrack
 else:
     _impl = load("messages")
     key_values = _impl.key_values
     untrack = _impl.untrack
+    by_partition = _impl.by_partition
