@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 from goka._kafka.admin import TopicManager
 from goka._kafka.clients import (
+    KafkaError,
     TopicPartition,
     consume_available,
     delivers_in_order,
+    direct_producer,
     group_consumer,
     producer,
 )
@@ -56,6 +58,7 @@ log = logging.getLogger("goka.processor")
 BATCH_SIZE = 10000
 COMMIT_INTERVAL = 1.0
 FLUSH_TIMEOUT = 60.0
+_QUEUE_FULL = -184  # RD_KAFKA_RESP_ERR__QUEUE_FULL
 #: records the producer's local queue may hold before a batch waits for acknowledgements
 #: (the producer is configured for 1,000,000)
 QUEUE_ROOM = 500_000
@@ -103,6 +106,7 @@ class KafkaProcessor:
         self.lookups: dict[str, View] = {}
         self.consumer: Any = None
         self.producer: Any = None
+        self._direct: Any = None
         self._recovery: TableReader | None = None
         self._follower: TableReader | None = None
 
@@ -237,6 +241,7 @@ class KafkaProcessor:
                 if self._stop.is_set():
                     return
         self.producer = producer(self.brokers, client_id=client_id, overrides=proc.producer_config, ordered=True)
+        self._direct = direct_producer(self.producer)
         self._recovery = TableReader(self.brokers, client_id=client_id + "-recovery", follow=False,
                                      consumer_config=proc.consumer_config or None)
         self._recovery.start()
@@ -362,26 +367,36 @@ class KafkaProcessor:
         producer = self.producer
         while len(producer) + len(run) > QUEUE_ROOM:  # keep clear of "queue full": order matters
             producer.poll(0.05)
+        if on_delivery is None:  # one report per partition: only the last record may carry it
+            last = run[-1] if "callback" in run[-1] else None
+            body = run[:-1] if last is not None else run
+            if body and self._direct.produce(topic, partition, body) != len(body):
+                self._requeue(topic, partition, body, None)
+            if last is not None:
+                self._produce(topic, last["value"], last["key"], partition, None, last["callback"])
+            return
         try:
-            if on_delivery is None:
-                queued = producer.produce_batch(topic, run, partition=partition)
-            else:
-                queued = producer.produce_batch(topic, run, partition=partition, on_delivery=on_delivery)
+            queued = producer.produce_batch(topic, run, partition=partition, on_delivery=on_delivery)
         except BufferError:
             queued = 0
             for record in run:
-                record["_error"] = "queue full"
-        if queued == len(run):
-            return
-        # Records the local queue could not take: retry them in order (rare, see QUEUE_ROOM).
+                record["_error"] = _QUEUE_FULL
+        if queued != len(run):
+            self._requeue(topic, partition, run, on_delivery)
+
+    def _requeue(self, topic: str, partition: int, run: list[dict[str, Any]],
+                 on_delivery: Callable[[Any, Any], None] | None) -> None:
+        """Produce, in order and one by one, the records of ``run`` the local queue did not
+        take (rare, see QUEUE_ROOM); any other refusal fails the processor."""
         for record in run:
             error = record.pop("_error", None)
             if error is None:
                 continue
-            code = getattr(error, "code", lambda: None)()
-            if error != "queue full" and code not in (None, -184):  # -184: RD_KAFKA_RESP_ERR__QUEUE_FULL
-                raise ProcessingError(f"could not produce to {topic!r}: {error}", group=self.group,
-                                      partition=partition)
+            code = error if isinstance(error, int) else error.code()
+            if code != _QUEUE_FULL:
+                raise ProcessingError(f"could not produce to {topic!r}: {KafkaError(code).str()}",
+                                      group=self.group, partition=partition,
+                                      key=record["key"].decode("utf-8", "replace"))
             self._produce(topic, record["value"], record["key"], partition, None,
                           record.get("callback", on_delivery))
 
@@ -544,6 +559,6 @@ class KafkaProcessor:
             self.partitions.clear()
             self.topics.close()
             # librdkafka destroys a client with its last reference
-            self.consumer = self.producer = self._recovery = self._follower = None
+            self.consumer = self.producer = self._direct = self._recovery = self._follower = None
             self.state = "stopped"
             self._recovered.set()

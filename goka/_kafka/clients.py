@@ -10,9 +10,13 @@ overridden by the ``consumer_config`` / ``producer_config`` a user passes.
 """
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
 from collections.abc import Mapping
 from typing import Any
+
+import confluent_kafka
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -38,6 +42,7 @@ __all__ = [
     "bootstrap_servers",
     "consume_available",
     "delivers_in_order",
+    "direct_producer",
     "group_consumer",
     "reader_consumer",
     "producer",
@@ -178,3 +183,49 @@ def producer(brokers: Any, *, client_id: str, overrides: Mapping[str, Any] | Non
         del config["enable.gapless.guarantee"]  # it requires idempotence
     config.update(overrides)
     return Producer(config)
+
+
+_DIRECT = ("rd_kafka_topic_new", "rd_kafka_topic_destroy", "rd_kafka_produce_batch", "rd_kafka_name")
+_functions: dict[str, int] | None = None
+_looked_up = False
+
+
+def librdkafka_functions() -> dict[str, int] | None:
+    """Addresses of the librdkafka functions the compiled ``DirectProducer`` calls, taken
+    from the library confluent-kafka has already loaded (``RTLD_NOLOAD``: never a second
+    copy), or None where that can't be established (another confluent-kafka major version,
+    a platform without ``RTLD_NOLOAD``, a library not found)."""
+    global _functions, _looked_up
+    if _looked_up:
+        return _functions
+    _looked_up = True
+    reported: Any = confluent_kafka.version()  # "2.16.1" (older releases: ("2.x.y", int))
+    version = reported if isinstance(reported, str) else str(reported[0])
+    if not version.startswith("2.") or not hasattr(os, "RTLD_NOLOAD"):
+        return None
+    from goka._kafka.mock import MockClusterError, library_path
+
+    try:
+        lib = ctypes.CDLL(library_path(), mode=os.RTLD_NOLOAD)
+        _functions = {name: ctypes.cast(getattr(lib, name), ctypes.c_void_p).value or 0 for name in _DIRECT}
+    except (OSError, AttributeError, MockClusterError) as exc:
+        logging.getLogger("goka.kafka").debug("librdkafka entry points not available: %s", exc)
+        return None
+    if not all(_functions.values()):
+        _functions = None
+    return _functions
+
+
+def direct_producer(p: Producer) -> Any:
+    """A ``DirectProducer`` (``goka._core.produce``) for ``p``: the compiled twin hands
+    record runs to librdkafka itself where :func:`librdkafka_functions` finds the library,
+    the pure twin (and the fallback) goes through ``produce_batch``."""
+    from goka._core import _produce_py
+    from goka._core.produce import DirectProducer
+
+    if DirectProducer is _produce_py.DirectProducer:
+        return DirectProducer(p)
+    functions = librdkafka_functions()
+    if functions is None:
+        return _produce_py.DirectProducer(p)
+    return DirectProducer(p, functions)

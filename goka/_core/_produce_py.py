@@ -1,0 +1,34 @@
+"""Handing a run of records to the producer of a processor: pure twin of ``_produce_c``
+and its specification (see ``goka._core``); imported through ``goka._core.produce``.
+
+:class:`DirectProducer` ``produce(topic, partition, records)`` queues ``records`` -- dicts
+with ``key`` (bytes) and ``value`` (bytes, or None for a tombstone), no headers, no
+callbacks -- in order to one partition, without delivery reports, and returns how many were
+queued. A record the producer's local queue did not take gets ``record["_error"]``, the
+librdkafka error code (``-184``: queue full). Here it is confluent-kafka's
+``produce_batch``; the compiled twin builds librdkafka's message array itself and calls
+``rd_kafka_produce_batch`` on the same client, which spares confluent-kafka's parsing of
+every record dict (about a tenth of a processor's time).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["DirectProducer"]
+
+
+class DirectProducer:
+    """Queues record runs on ``producer`` (a confluent-kafka ``Producer``). ``functions``
+    holds the librdkafka entry points the compiled twin calls; unused here."""
+
+    def __init__(self, producer: Any, functions: dict[str, int] | None = None) -> None:
+        self.producer = producer
+
+    def produce(self, topic: str, partition: int, records: list[dict[str, Any]]) -> int:
+        queued: int = self.producer.produce_batch(topic, records, partition=partition)
+        if queued != len(records):
+            for record in records:
+                error = record.get("_error")
+                if error is not None and not isinstance(error, int):
+                    record["_error"] = error.code()
+        return queued
