@@ -3,7 +3,7 @@
 An emitter returns one future per record, and most of them are never waited on. A plain
 ``Future`` builds a ``threading.Condition`` (two locks) at creation and takes it again
 to resolve; together that costs several microseconds -- more than producing the record.
-``AckFuture`` creates its condition only when something first needs it (``result()``,
+``AckFuture`` creates its condition (and Future's lists of waiters and callbacks) only when something first needs it (``result()``,
 ``add_done_callback()``, ``concurrent.futures.wait()``, ...). It resolves without any
 condition when nothing has touched the future yet; otherwise it is resolved exactly like
 a plain ``Future``, so waiters and callbacks behave as usual.
@@ -26,12 +26,12 @@ _lazy = threading.Lock()
 class AckFuture(Future[T]):
     """A ``concurrent.futures.Future`` with a lazily created condition (see module docstring)."""
 
-    def __init__(self) -> None:  # deliberately not Future.__init__: no Condition yet
-        self._state = PENDING
-        self._result: Any = None
-        self._exception: BaseException | None = None
-        self._waiters: list[Any] = []
-        self._done_callbacks: list[Any] = []
+    # Deliberately not Future.__init__ (no Condition yet): a new future reads these class
+    # defaults until it is resolved, so creating one runs no Python code at all.
+    __init__ = object.__init__
+    _state = PENDING
+    _result: Any = None
+    _exception: BaseException | None = None
 
     @property
     def _condition(self) -> threading.Condition:  # type: ignore[override]
@@ -40,8 +40,22 @@ class AckFuture(Future[T]):
             with _lazy:
                 cond = self.__dict__.get("_cond")
                 if cond is None:
+                    # Future keeps waiters and done-callbacks in two lists, only ever used
+                    # together with the condition: they are created with it.
+                    self.__dict__["_waiter_list"] = []
+                    self.__dict__["_callback_list"] = []
                     cond = self.__dict__["_cond"] = threading.Condition()
         return cond
+
+    @property
+    def _waiters(self) -> list[Any]:  # type: ignore[override]
+        self._condition  # noqa: B018 - creates the lists
+        return self.__dict__["_waiter_list"]  # type: ignore[no-any-return]
+
+    @property
+    def _done_callbacks(self) -> list[Any]:
+        self._condition  # noqa: B018 - creates the lists
+        return self.__dict__["_callback_list"]  # type: ignore[no-any-return]
 
     def resolve(self, result: T | None = None, exception: BaseException | None = None) -> None:
         """Set the result (or the exception) -- without a condition if nobody looked yet."""

@@ -71,7 +71,9 @@ class Emitter:
                 raise CodecError(f"cannot encode {type(value).__name__} value: {exc}", codec=self.codec,
                                  topic=self.topic, key=key) from exc
         kbytes = key.encode("utf-8", "surrogateescape") if isinstance(key, str) else bytes(key)
-        return self._backend.emit(kbytes, data, self._headers(headers))  # type: ignore[no-any-return]
+        if headers or self.default_headers:
+            return self._backend.emit(kbytes, data, self._headers(headers))  # type: ignore[no-any-return]
+        return self._backend.emit(kbytes, data, None)  # type: ignore[no-any-return]
 
     def emit_sync(self, key: str, value: Any, headers: Mapping[str, bytes | str] | None = None,
                   timeout: float | None = 30.0) -> int:

@@ -21,6 +21,17 @@ if TYPE_CHECKING:
 
 __all__ = ["KafkaEmitter"]
 
+class EmitFuture(AckFuture[int]):
+    """The future of one emit: its delivery report resolves it with the record's offset."""
+
+    def delivered(self, err: Any, msg: Any) -> None:
+        if err is None:
+            self.resolve(msg.offset())
+        else:
+            self.resolve(exception=RuntimeError(
+                f"emit to {msg.topic()!r} (key {msg.key()!r}) failed: {err.str()}"))
+
+
 #: seconds without an inline poll after which the background thread serves reports
 IDLE = 0.02
 
@@ -50,19 +61,15 @@ class KafkaEmitter:
                 self.producer.poll(0.05)
 
     def emit(self, key: bytes, value: bytes | None, headers: Any) -> Future[int]:
-        fut: AckFuture[int] = AckFuture()
-
-        def delivered(err: Any, msg: Any) -> None:
-            if err is not None:
-                fut.resolve(exception=RuntimeError(f"emit to {self.topic!r} (key {key!r}) failed: {err.str()}"))
-            else:
-                fut.resolve(msg.offset())
-
+        fut: EmitFuture = EmitFuture()
         partition = self.hasher(key, self.num_partitions)
         producer = self.producer
         while True:
             try:
-                producer.produce(self.topic, value, key, partition, on_delivery=delivered, headers=headers)
+                if headers is None:
+                    producer.produce(self.topic, value, key, partition, fut.delivered)
+                else:
+                    producer.produce(self.topic, value, key, partition, fut.delivered, headers=headers)
                 break
             except BufferError:
                 producer.poll(0.05)

@@ -238,6 +238,23 @@ cdef list _header_list(headers):
     return [(k, v.encode() if isinstance(v, str) else v) for k, v in headers.items()]
 
 
+# The message type's methods, looked up once per type: ``_m_topic(msg)`` calls the method
+# descriptor directly, where ``msg.topic()`` would first allocate a bound method object
+# (six per message, each counted by the cyclic GC's allocation trigger).
+cdef object _msg_type = None
+cdef object _m_error, _m_partition, _m_topic, _m_offset, _m_key, _m_value, _m_timestamp
+
+
+cdef inline int _bind(object msg) except -1:
+    global _msg_type, _m_error, _m_partition, _m_topic, _m_offset, _m_key, _m_value, _m_timestamp
+    tp = type(msg)
+    if tp is not _msg_type:
+        _m_error, _m_partition, _m_topic = tp.error, tp.partition, tp.topic
+        _m_offset, _m_key, _m_value, _m_timestamp = tp.offset, tp.key, tp.value, tp.timestamp
+        _msg_type = tp
+    return 0
+
+
 def process_batch(list msgs, dict partitions, on_error):
     """Process one consumed batch (see the twin)."""
     cdef dict touched = {}
@@ -245,11 +262,12 @@ def process_batch(list msgs, dict partitions, on_error):
     cdef PyObject* found
     cdef PartitionProcessor pp
     for msg in msgs:
-        err = msg.error()
+        _bind(msg)
+        err = _m_error(msg)
         if err is not None:
             on_error(err)
             continue
-        found = PyDict_GetItemWithError(partitions, msg.partition())
+        found = PyDict_GetItemWithError(partitions, _m_partition(msg))
         if found is NULL:
             continue
         pp = <PartitionProcessor>found
@@ -379,8 +397,9 @@ cdef class PartitionProcessor:
     cdef int _process(self, msg) except -1:
         cdef PyObject* found
         cdef Ticket ticket
-        topic = msg.topic()
-        offset = msg.offset()
+        _bind(msg)
+        topic = _m_topic(msg)
+        offset = _m_offset(msg)
         found = PyDict_GetItemWithError(self.open, topic)
         if found is NULL:
             ticket = Ticket(self, topic)
@@ -390,7 +409,7 @@ cdef class PartitionProcessor:
             ticket = <Ticket>found
         self.current = ticket
         try:
-            self._dispatch(topic, offset, msg.key(), msg.value(), msg.timestamp()[1], msg.headers)
+            self._dispatch(topic, offset, _m_key(msg), _m_value(msg), _m_timestamp(msg)[1], msg.headers)
         finally:
             self.current = None
         ticket.offset = offset  # only after success: a failed message is never covered

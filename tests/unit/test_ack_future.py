@@ -72,3 +72,15 @@ def test_many_threads_race():
         for t in threads:
             t.join(10)
         assert results == ["x"] * 3
+
+
+def test_lists_and_condition_created_only_when_needed():
+    fut = AckFuture()
+    fut.resolve(3)
+    assert not {"_cond", "_waiter_list", "_callback_list"} & set(fut.__dict__)
+    other = AckFuture()
+    assert "PENDING" in repr(other).upper()
+    assert other.cancel() and other.cancelled()
+    seen = []
+    other.add_done_callback(seen.append)  # already done: called at once
+    assert seen == [other] and other._done_callbacks == []
