@@ -344,11 +344,15 @@ class KafkaProcessor:
 
     def _produce_batch(self, topic: str, partition: int, records: list[dict[str, Any]],
                        on_delivery: Callable[[Any, Any], None] | None) -> None:
-        """Produce ``records`` to one partition, in order: runs without headers through
-        ``produce_batch``, records with headers one by one (``produce_batch`` cannot carry
-        headers). The partition is passed per call: confluent-kafka 2.16's ``produce_batch``
-        ignores a ``partition`` inside the record dicts. A record's own ``"callback"``
-        takes the place of ``on_delivery`` for it."""
+        """Produce ``records`` to one partition, in order: runs without headers in one call
+        each, records with headers one by one (batch produce cannot carry headers). A
+        record's own ``"callback"`` takes the place of ``on_delivery`` for it.
+
+        With ``on_delivery`` (a report per record) a run goes through confluent-kafka's
+        ``produce_batch``, the partition passed per call (2.16 ignores a ``partition``
+        inside the record dicts). Without it, only a run's last record may carry a
+        callback: the rest goes through :class:`goka._core.produce.DirectProducer`, the
+        last record through ``produce``."""
         run: list[dict[str, Any]] = []
         for record in records:
             if "headers" in record:

@@ -31,7 +31,7 @@ EXPECTED: dict[str, list[str | re.Pattern[str]]] = {
     "4-tests": [re.compile(r"\b1[0-9] passed\b")],
     "5-multiple": ["instance 1 holds partitions [0, 1, 2, 3, 4, 5, 6, 7]", "instance 2 holds partitions",
                    "all 240 clicks counted by 2 instances", "query user-7: User(Clicks=5)"],
-    "6-reconnecting-view": ["View is in state: recovering", "View is in state: running", "broker down",
+    "6-reconnecting-view": ["View is in state: running", "broker down", "View is in state: connecting",
                             "during the outage the view still serves: before = 'emitted before the outage'",
                             "view reconnected: after = 'emitted after the outage'", "View is in state: stopped"],
     "8-monitoring": [re.compile(r"monitor: mini-group +running +partitions \[0, 1\] consumed 40 lag 0"),
