@@ -14,8 +14,10 @@ if os.environ.get("GOKA_NO_EXTENSIONS", "") in ("", "0"):
     sources = sorted(str(p) for p in Path("goka/_core").glob("_*_c.pyx"))
     ext_modules = cythonize(
         sources,
+        nthreads=os.cpu_count() or 1,  # translate the modules in parallel
         language_level=3,
         compiler_directives={"embedsignature": True, "binding": True},
     )
 
-setup(ext_modules=ext_modules)
+# compile the generated C in parallel too
+setup(ext_modules=ext_modules, options={"build_ext": {"parallel": os.cpu_count() or 1}})
