@@ -19,9 +19,11 @@ from __future__ import annotations
 import importlib
 import os
 import random
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -29,6 +31,9 @@ import pytest
 
 import goka
 from goka import codec
+
+# the micro-benchmarks share their fakes (table, sink, producer) with bench_core_loop.py
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 TWINS = {"compiled": "c", "pure": "py"}
 

@@ -11,31 +11,9 @@ from types import ModuleType
 from typing import Any
 
 import goka
+from bench_core_loop import DictTable, NullSink  # bench/ is on sys.path (conftest)
 
 TIMESTAMP = 1_700_000_000_000
-
-
-class DictTable:
-    """The group table in a dict."""
-
-    __slots__ = ("data", "get", "set")
-
-    def __init__(self) -> None:
-        self.data: dict[bytes, bytes | None] = {}
-        self.get = self.data.get
-        self.set = self.data.__setitem__
-
-
-class NullSink:
-    """Drops every record."""
-
-    __slots__ = ()
-
-    def emit(self, topic: str, key: bytes, value: bytes | None, headers: Any) -> None:
-        pass
-
-    def defer(self) -> Callable[..., None]:
-        return lambda exc=None: None
 
 
 def test_dispatch(bench: Callable[..., Any], core: Callable[[str], ModuleType], keys: list[bytes],

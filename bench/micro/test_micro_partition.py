@@ -20,42 +20,9 @@ from confluent_kafka import Message
 import goka
 from goka.hash import goka as goka_hash
 from goka.storage.lmdb import LMDB
+from bench_core_loop import InstantProducer  # bench/ is on sys.path (conftest)
 
 TIMESTAMP = 1_700_000_000_000
-
-
-class Delivered:
-    """What a delivery report's message tells: its topic and offset (reused for each report)."""
-
-    __slots__ = ("_topic", "_offset")
-
-    def __init__(self) -> None:
-        self._topic, self._offset = "", -1
-
-    def topic(self) -> str:
-        return self._topic
-
-    def offset(self) -> int:
-        return self._offset
-
-
-class InstantProducer:
-    """``produce_batch`` acknowledges every record at once, with increasing offsets."""
-
-    def __init__(self) -> None:
-        self.offsets: dict[str, int] = {}
-        self.delivered = Delivered()
-
-    def produce_batch(self, topic: str, partition: int, records: list[dict[str, Any]],
-                      on_delivery: Callable[[Any, Any], None]) -> None:
-        offset = self.offsets.get(topic, -1)
-        delivered = self.delivered
-        delivered._topic = topic
-        for _ in records:
-            offset += 1
-            delivered._offset = offset
-            on_delivery(None, delivered)
-        self.offsets[topic] = offset
 
 
 @pytest.mark.benchmark(min_rounds=20)  # ~50 ms a round: the default 1 s would give ~10 rounds
