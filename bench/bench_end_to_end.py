@@ -30,7 +30,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 import goka
 from goka import codec
-from goka.demo import click_count_group
+from goka.cli.demo_job import click_count_group
 
 __all__ = ["main"]
 

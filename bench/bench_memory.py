@@ -23,7 +23,7 @@ import time
 from confluent_kafka import Producer
 
 import goka
-from goka.demo import click_count_group
+from goka.cli.demo_job import click_count_group
 
 __all__ = ["main"]
 

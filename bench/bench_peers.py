@@ -64,7 +64,7 @@ from confluent_kafka import Consumer, TopicPartition
 import goka
 from goka import codec
 from goka._core import loaded as goka_twins
-from goka.demo import count_click
+from goka.cli.demo_job import count_click
 
 BENCH_DIR = Path(__file__).resolve().parent
 PEERS_DIR = BENCH_DIR / "peers"
@@ -241,7 +241,7 @@ def run_raw(broker: Broker, partitions: int, n: int, timeout: float) -> Outcome:
 
 
 def run_goka(broker: Broker, n: int, timeout: float) -> Outcome:
-    """goka's click-count processor (goka.demo's callback), timed inside the callback."""
+    """goka's click-count processor (goka.cli.demo_job's callback), timed inside the callback."""
     out = Outcome("goka", "goka for Python (LMDB)", notes="LMDB table, changelog record per message")
     clock = Clock(n)
 

@@ -42,7 +42,7 @@ class Emitter:
         if factory is not None:
             self._backend = factory(self)
         else:
-            from goka.kafka_emitter import KafkaEmitter
+            from goka.runtime.emitter import KafkaEmitter
 
             self._backend = KafkaEmitter(self, brokers)
 

@@ -65,7 +65,7 @@ class Processor:
         if factory is not None:
             self._backend = factory(self)
         else:
-            from goka.kafka_processor import KafkaProcessor
+            from goka.runtime.processor import KafkaProcessor
 
             self._backend = KafkaProcessor(self, brokers)
 

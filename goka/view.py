@@ -38,7 +38,7 @@ class View:
         if factory is not None:
             self._backend = factory(self)
         else:
-            from goka.kafka_view import KafkaView
+            from goka.runtime.view import KafkaView
 
             self._backend = KafkaView(self, brokers)
 

@@ -1,7 +1,7 @@
 """One assigned partition of a processor: dispatch, table cache, acknowledgement tracking.
 
 Pure twin of ``_partition_c`` and its specification (see ``goka._core``); imported
-through ``goka._core.partition`` / ``goka.partition_processor``.
+through ``goka._core.partition``.
 
 For the messages of one input topic in one consumed batch, a :class:`Ticket` counts
 what they still wait for: each record their callbacks produced (table write, emit,

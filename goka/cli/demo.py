@@ -1,4 +1,4 @@
-"""``goka demo``: the click-count demo on an embedded Kafka cluster (see :mod:`goka.demo`)."""
+"""``goka demo``: the click-count demo on an embedded Kafka cluster (see :mod:`goka.cli.demo_job`)."""
 from __future__ import annotations
 
 import argparse
@@ -27,7 +27,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from goka.demo import run_demo
+    from goka.cli.demo_job import run_demo
 
     setup_logging(args.log_level)
     return run_demo(clicks=args.clicks, duration=args.duration, web=args.web, rate=args.rate)

@@ -12,8 +12,8 @@ from typing import Any
 
 from goka.cli._common import CODECS, HASHERS, add_brokers, add_codec, add_log_level, format_value
 from goka.errors import GokaError
-from goka.partition_table import PartitionTable, TableReader
-from goka.progress import RecoveryProgress
+from goka.runtime.table import PartitionTable, TableReader
+from goka.runtime.progress import RecoveryProgress
 from goka.storage.memory import MemoryStorage
 
 __all__ = ["add_parser", "run"]

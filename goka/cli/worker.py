@@ -201,7 +201,7 @@ class _Worker:
         self.send("ready", [r.label for r in runners])
         for runner in runners:
             runner.start()
-        from goka.progress import RecoveryProgress
+        from goka.runtime.progress import RecoveryProgress
 
         progress = RecoveryProgress(processors, views, tty=self.options.progress_tty).start()
         try:

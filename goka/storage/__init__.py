@@ -6,10 +6,19 @@ offset (offset of the last applied table record) is kept outside the keyspace.
 """
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterable, Iterator
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Storage", "StorageBuilder"]
+__all__ = ["Storage", "StorageBuilder", "default_path"]
+
+
+def default_path(kind: str, name: str) -> str:
+    """Default local storage directory: ``<tmp>/goka-state/<kind>/<name>`` (Go Goka uses
+    ``/tmp/goka/...``; a directory named ``goka`` in the temp dir would shadow the package
+    for programs started there)."""
+    return os.path.join(tempfile.gettempdir(), "goka-state", kind, name)
 
 
 @runtime_checkable

@@ -39,7 +39,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from goka.progress import table_progress
+from goka.runtime.progress import table_progress
 from goka.web.monitor import at_least
 
 __all__ = ["GokaCollector"]

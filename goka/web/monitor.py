@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from goka.progress import table_progress, view_tables
+from goka.runtime.progress import table_progress, view_tables
 from goka.web.html import page
 
 __all__ = ["at_least", "latency_summary", "monitor_page", "processor_snapshot", "snapshot", "view_snapshot"]

@@ -28,7 +28,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 import goka
 from goka import codec
 from goka.cluster import EmbeddedCluster
-from goka.demo import demo_group
+from goka.cli.demo_job import demo_group
 from goka.web import Action, WebServer, serve, visitor_actions
 
 CHROMIUM = "/usr/bin/chromium"

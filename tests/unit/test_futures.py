@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from goka.ack_future import AckFuture
+from goka.runtime.futures import AckFuture
 
 
 def test_resolved_before_anyone_looks():

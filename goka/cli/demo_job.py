@@ -24,7 +24,7 @@ from goka import codec
 
 __all__ = ["click_count_group", "demo_group", "run_demo"]
 
-log = logging.getLogger("goka.demo")
+log = logging.getLogger("goka.cli.demo_job")
 
 USERS = 10
 DRAIN_TIMEOUT = 60.0

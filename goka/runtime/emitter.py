@@ -13,7 +13,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from goka._kafka.admin import TopicManager
-from goka.ack_future import AckFuture
+from goka.runtime.futures import AckFuture
 from goka._kafka.clients import producer
 
 if TYPE_CHECKING:

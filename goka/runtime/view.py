@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from goka._kafka.admin import TopicManager
 from goka.errors import CodecError, NotRecoveredError, ProcessorStoppedError
 from goka.hash import goka as goka_hash
-from goka.kafka_processor import default_path
-from goka.partition_table import PartitionTable, TableReader
+from goka.runtime.table import PartitionTable, TableReader
+from goka.storage import default_path
 from goka.storage.lmdb import LMDB
 
 if TYPE_CHECKING:

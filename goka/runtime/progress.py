@@ -3,7 +3,7 @@
 A processor recovers its table partitions on every assignment, a view all partitions
 on start. :func:`table_progress` reads where each partition stands; a
 :class:`RecoveryProgress` thread reports it: a redrawn progress bar on a terminal,
-plain log lines (logger ``goka.progress``) otherwise::
+plain log lines (logger ``goka.runtime.progress``) otherwise::
 
     with goka.View(brokers, "clicks-table", codec.Int64()) as view, \\
             RecoveryProgress(views=[view]):

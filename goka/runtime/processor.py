@@ -1,7 +1,7 @@
 """The Kafka runtime behind :class:`goka.Processor`.
 
 One thread runs the loop: consume a batch from the consumer group, hand each message to
-its :class:`~goka.partition_processor.PartitionProcessor`, serve delivery reports, write
+its :class:`~goka._core.partition.PartitionProcessor`, serve delivery reports, write
 acknowledged table generations to local storage and commit input offsets over the
 acknowledged prefix. Rebalance callbacks run in the same thread (inside ``consume``):
 on assignment a partition's table is recovered and its joined partitions caught up
@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -40,18 +39,18 @@ from goka.errors import (
     VisitAbortedError,
 )
 from goka.hash import goka as goka_hash
-from goka.latency import LatencyHistogram
+from goka.runtime.latency import LatencyHistogram
 from goka.options import Offset
-from goka.partition_processor import PartitionProcessor, process_batch
-from goka.partition_table import PartitionTable, TableReader
-from goka.storage import Storage
+from goka._core.partition import PartitionProcessor, process_batch
+from goka.runtime.table import PartitionTable, TableReader
+from goka.storage import Storage, default_path
 from goka.storage.lmdb import LMDB
 
 if TYPE_CHECKING:
     from goka.processor import Processor
     from goka.view import View
 
-__all__ = ["KafkaProcessor", "default_path"]
+__all__ = ["KafkaProcessor"]
 
 log = logging.getLogger("goka.processor")
 
@@ -62,13 +61,6 @@ _QUEUE_FULL = -184  # RD_KAFKA_RESP_ERR__QUEUE_FULL
 #: records the producer's local queue may hold before a batch waits for acknowledgements
 #: (the producer is configured for 1,000,000)
 QUEUE_ROOM = 500_000
-
-
-def default_path(kind: str, name: str) -> str:
-    """Default local storage directory: ``<tmp>/goka-state/<kind>/<name>`` (Go Goka uses
-    ``/tmp/goka/...``; a directory named ``goka`` in the temp dir would shadow the package
-    for programs started there)."""
-    return os.path.join(tempfile.gettempdir(), "goka-state", kind, name)
 
 
 class KafkaProcessor:
