@@ -303,7 +303,7 @@ def test_progress_bar_on_a_terminal_and_log_lines_otherwise(caplog: pytest.LogCa
     proc = FakeProcessor()
     bar = RecoveryProgress([proc], stream=screen, tty=True)
     plain = RecoveryProgress([proc], stream=io.StringIO(), tty=False, interval=1.0)
-    caplog.set_level(logging.INFO, logger="goka.runtime.progress")
+    caplog.set_level(logging.INFO, logger="goka.progress")
     bar.poll(now=0.0)
     plain.poll(now=0.0)
     proc.tables = {0: (99, 200, 0, "recovering"), 1: (99, 100, 0, "running")}
@@ -316,7 +316,7 @@ def test_progress_bar_on_a_terminal_and_log_lines_otherwise(caplog: pytest.LogCa
     assert "recovering clicks-table (processor clicks)" in text and "█" in text
     assert "200/300 records  1/2 partitions" in text and "\x1b[" in text  # redrawn in place
     assert text.endswith("recovered clicks-table (processor clicks): partitions 0,1, 300 records in 2.0 s\n")
-    logged = [r.getMessage() for r in caplog.records if r.name == "goka.runtime.progress"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "goka.progress"]
     assert logged == [
         "recovering clicks-table (processor clicks): 0/2 partitions, 0/300 records (0%); p0 -/200, p1 -/100",
         "recovering clicks-table (processor clicks): 1/2 partitions, 200/300 records (67%); p0 99/200",
