@@ -29,6 +29,7 @@ from goka.errors import (
     PartitionNotHeldError,
     ProcessingError,
     ProcessorStoppedError,
+    StorageError,
     UndeclaredTopicError,
     VisitAbortedError,
 )
@@ -79,6 +80,7 @@ __all__ = (
     "ProcessingError",
     "Processor",
     "ProcessorStoppedError",
+    "StorageError",
     "UndeclaredTopicError",
     "View",
     "VisitAbortedError",

@@ -13,6 +13,7 @@ __all__ = [
     "VisitAbortedError",
     "NotRecoveredError",
     "PartitionNotHeldError",
+    "StorageError",
 ]
 
 
@@ -151,3 +152,27 @@ class NotRecoveredError(GokaError):
 
 class PartitionNotHeldError(GokaError):
     """``Processor.get`` for a key whose partition this instance does not hold."""
+
+
+class StorageError(GokaError):
+    """Local table storage at ``path`` cannot be used, and goka cannot rebuild it (e.g. the
+    path is not a directory, a damaged file cannot be removed, LMDB refuses to open).
+
+    A store that is merely damaged is not an error: it is discarded with a WARNING and the
+    table rebuilt from its topic. Attributes name the store; ``topic`` and ``partition`` may
+    be ``None`` (a store opened outside a processor or view). The cause is ``__cause__``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str,
+        topic: str | None = None,
+        partition: int | None = None,
+    ) -> None:
+        self.path = path
+        self.topic = topic
+        self.partition = partition
+        where = _where(topic=topic, partition=partition)
+        super().__init__(f"local storage {path!r}{f' ({where})' if where else ''}: {message}")

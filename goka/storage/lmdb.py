@@ -42,6 +42,9 @@ from operator import itemgetter
 
 import lmdb
 
+from goka.errors import StorageError
+
+from .lmdb_check import DATA_FILE, LOCK_FILE, check_data_file
 from .memory import key_range
 
 __all__ = ["LMDB", "LMDBStorage", "DEFAULT_MAP_SIZE"]
@@ -57,6 +60,65 @@ _OFFSET_KEY = b"offset"
 _EMPTY_KEY = b"empty-key"
 _CHUNK = 1024  # entries copied per read transaction in items()
 _first = itemgetter(0)
+
+
+#: LMDB errors that mean the files are not a (readable) LMDB store of this format
+_DAMAGE_ERRORS = (lmdb.InvalidError, lmdb.CorruptedError, lmdb.PageNotFoundError,
+                  lmdb.VersionMismatchError, lmdb.IncompatibleError, lmdb.PanicError)
+
+_Opened = tuple["lmdb.Environment", "lmdb._Database", "lmdb._Database"]
+
+
+def _open_env(path: str, map_size: int, sync: bool) -> _Opened:
+    env = lmdb.open(path, map_size=map_size, subdir=True, max_dbs=2, sync=sync,
+                    metasync=False, lock=True, max_spare_txns=1)
+    try:
+        return env, env.open_db(_VALUES_DB), env.open_db(_META_DB)
+    except BaseException:
+        env.close()
+        raise
+
+
+def _open_checked(path: str, topic: str | None, partition: int | None, *, map_size: int,
+                  sync: bool) -> _Opened:
+    """Open the environment at ``path`` after checking its data file (see "Damaged files"
+    in the module docstring); a damaged store is discarded and opened empty."""
+    where = f"topic={topic!r}, partition={partition}"
+
+    def error(message: str) -> StorageError:
+        return StorageError(message, path=path, topic=topic, partition=partition)
+
+    try:
+        os.makedirs(path, exist_ok=True)
+        reason = check_data_file(os.path.join(path, DATA_FILE))
+    except OSError as exc:
+        raise error(f"cannot read the store: {exc}") from exc
+    if reason is not None:
+        _discard(path, reason, where, error)
+    try:
+        return _open_env(path, map_size, sync)
+    except _DAMAGE_ERRORS as exc:
+        if reason is not None:  # already a fresh store
+            raise error(f"LMDB cannot open the store: {exc}") from exc
+        _discard(path, f"LMDB cannot open it ({type(exc).__name__}: {exc})", where, error)
+        try:
+            return _open_env(path, map_size, sync)
+        except lmdb.Error as exc2:
+            raise error(f"LMDB cannot open the store: {exc2}") from exc2
+    except lmdb.Error as exc:
+        raise error(f"LMDB cannot open the store: {exc}") from exc
+
+
+def _discard(path: str, reason: str, where: str, error: Callable[[str], StorageError]) -> None:
+    log.warning("LMDB store %s (%s) is damaged: %s; discarding it, the table is rebuilt from "
+                "its topic", path, where, reason)
+    for name in (DATA_FILE, LOCK_FILE):
+        try:
+            os.remove(os.path.join(path, name))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise error(f"the store is damaged ({reason}) and cannot be removed: {exc}") from exc
 
 
 class LMDBStorage:
@@ -78,23 +140,8 @@ class LMDBStorage:
         self.path = os.fspath(path)
         self.topic = topic
         self.partition = partition
-        os.makedirs(self.path, exist_ok=True)
-        self._env = lmdb.open(
-            self.path,
-            map_size=map_size,
-            subdir=True,
-            max_dbs=2,
-            sync=sync,
-            metasync=False,
-            lock=True,
-            max_spare_txns=1,
-        )
-        try:
-            self._values = self._env.open_db(_VALUES_DB)
-            self._meta = self._env.open_db(_META_DB)
-        except BaseException:
-            self._env.close()
-            raise
+        self._env, self._values, self._meta = _open_checked(
+            self.path, topic, partition, map_size=map_size, sync=sync)
         self._max_key = self._env.max_key_size()
         self._write_lock = threading.Lock()
         # Held by every read transaction and by set_mapsize (see module docstring).
