@@ -12,6 +12,7 @@ them. The compiled twin is skipped when it cannot be imported, except under
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 from types import ModuleType
 from typing import Any
@@ -76,3 +77,14 @@ partition = twin_fixture("partition")
 partition_c = compiled_fixture("partition")
 messages = twin_fixture("messages")
 produce = twin_fixture("produce")
+
+
+@pytest.fixture(scope="session")
+def faults() -> ModuleType:
+    """tests/faults.py: damaged store files, broker outages, failed requests (see there)."""
+    spec = importlib.util.spec_from_file_location(
+        "goka_test_faults", os.path.join(os.path.dirname(__file__), "faults.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

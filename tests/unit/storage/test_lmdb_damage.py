@@ -1,0 +1,272 @@
+"""Damaged LMDB store files (issue 11, defect 2): the check of ``data.mdb`` against its meta
+pages, and what ``LMDBStorage`` does with a store that fails it.
+
+Opening a truncated store on code without the check dies with SIGBUS, so every open of a
+truncated store runs in a subprocess (the test then fails on its return code instead of
+taking pytest down).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import struct
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+import goka
+from goka.storage import lmdb_check
+from goka.storage.lmdb import LMDB, LMDBStorage
+from goka.storage.lmdb_check import check_data_file
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def make_store(path: Path, n: int = 400, big: int = 3, clear_first: bool = False) -> Path:
+    """A closed store with ``n`` small values, ``big`` values on overflow pages, offset n."""
+    store = LMDBStorage(path)
+    if clear_first:
+        store.write_batch([(b"x", b"y")], offset=0)
+        store.clear()
+    store.write_batch([(b"k%04d" % i, b"v%d" % i) for i in range(n)], offset=n)
+    store.write_batch([(b"big%d" % i, bytes([i]) * 20000) for i in range(big)])
+    store.close()
+    return path
+
+
+def open_in_subprocess(path: Path) -> subprocess.CompletedProcess[str]:
+    """Open the store at ``path`` in a fresh interpreter; stdout: offset and entry count."""
+    code = textwrap.dedent(f"""
+        import json, logging, sys
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+        from goka.storage.lmdb import LMDBStorage
+        store = LMDBStorage({str(path)!r}, topic="t", partition=0)
+        print(json.dumps({{"offset": store.get_offset(), "entries": len(list(store.items()))}}))
+        store.write_batch([(b"after", b"1")], offset=7)
+        store.close()
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env=env, cwd=ROOT)
+
+
+# -- the check ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [dict(n=0, big=0), dict(n=1, big=0), dict(n=3000, big=0),
+                                   dict(n=400, big=5), dict(n=50, big=1, clear_first=True)])
+def test_sound_stores_pass(tmp_path: Path, shape: dict[str, Any]) -> None:
+    store = make_store(tmp_path / "s", **shape)
+    assert check_data_file(store / "data.mdb") is None
+
+
+def test_missing_file_passes(tmp_path: Path) -> None:
+    assert check_data_file(tmp_path / "nothing" / "data.mdb") is None
+
+
+DAMAGE = {
+    "truncated to half": (lambda f, s: f.truncate(s), "missing"),
+    "one page short of the last page": (lambda f, s: f.truncate_below_last_page(s), "missing"),
+    "meta page 0 overwritten": (lambda f, s: f.corrupt_meta(s, (0,)), "meta page 0"),
+    "meta page 1 overwritten": (lambda f, s: f.corrupt_meta(s, (1,)), "meta page 1"),
+    "both meta pages overwritten": (lambda f, s: f.corrupt_meta(s), "meta page 0"),
+    "meta pages zeroed": (lambda f, s: f.corrupt_meta(s, fill=b"\0"), "not a meta page"),
+    "garbage file": (lambda f, s: f.fill_garbage(s), "meta page 0"),
+    "empty file": (lambda f, s: f.empty(s), "empty"),
+    "shorter than one page": (lambda f, s: os.truncate(f.data_file(s), 100), "ends within"),
+    "shorter than two pages": (lambda f, s: os.truncate(f.data_file(s), 4096 + 100), "ends within"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_damage_is_detected(tmp_path: Path, faults: ModuleType, damage: str) -> None:
+    store = make_store(tmp_path / "s")
+    apply, words = DAMAGE[damage]
+    apply(faults, store)
+    reason = check_data_file(store / "data.mdb")
+    assert reason is not None and words in reason, reason
+
+
+def _patch_meta(data: Path, page: int, field_offset: int, fmt: str, value: int) -> None:
+    with open(data, "r+b") as fh:
+        fh.seek(page * 4096 + 16 + field_offset)
+        fh.write(struct.pack(fmt, value))
+
+
+def _newer_meta(store: Path) -> int:
+    raw = (store / "data.mdb").read_bytes()
+    txn = [struct.unpack_from("<Q", raw, p * 4096 + 16 + 128)[0] for p in (0, 1)]
+    return 0 if txn[0] > txn[1] else 1
+
+
+@pytest.mark.parametrize("field,fmt,value,words", [
+    (4, "<I", 2, "format version 2"),               # mm_version
+    (24, "<I", 3000, "impossible page size"),        # mm_psize (free db pad)
+    (120, "<Q", 1 << 40, "beyond its map size"),     # mm_last_pg far beyond the map
+])
+def test_implausible_meta_fields_are_damage(tmp_path: Path, field: int, fmt: str, value: int,
+                                            words: str) -> None:
+    store = make_store(tmp_path / "s")
+    _patch_meta(store / "data.mdb", _newer_meta(store), field, fmt, value)
+    reason = check_data_file(store / "data.mdb")
+    assert reason is not None and words in reason, reason
+
+
+def test_short_file_whose_trees_are_all_present_passes(tmp_path: Path, faults: ModuleType,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """LMDB never writes pages freed in the transaction that allocated them, so the file may
+    end before the meta's last page: not damage while every reachable page is there."""
+    store = make_store(tmp_path / "s")
+    meta = faults.meta_of(store)
+    assert meta["size"] == (meta["last_pg"] + 1) * meta["page_size"]
+    _patch_meta(store / "data.mdb", _newer_meta(store), 120, "<Q", meta["last_pg"] + 5)
+    assert check_data_file(store / "data.mdb") is None
+    with caplog.at_level(logging.WARNING, logger="goka.storage"):
+        s = LMDBStorage(store)
+        try:
+            assert s.get_offset() == 400 and s.get(b"k0399") == b"v399"
+            s.write_batch([(b"more%d" % i, b"x" * 3000) for i in range(20)])
+            assert s.get(b"more19") == b"x" * 3000
+        finally:
+            s.close()
+    assert not caplog.records
+
+
+def test_reference_beyond_the_end_is_found_by_the_walk(tmp_path: Path, faults: ModuleType) -> None:
+    """Cutting exactly the pages of an overflow value (file still longer than the trees'
+    other pages) is found by walking the trees."""
+    store = make_store(tmp_path / "s", n=5, big=1)
+    faults.truncate_below_last_page(store)
+    reason = check_data_file(store / "data.mdb")
+    assert reason is not None and "is missing" in reason, reason
+
+
+# -- LMDBStorage on a damaged store ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_damaged_store_is_discarded_with_a_warning(tmp_path: Path, faults: ModuleType,
+                                                   damage: str) -> None:
+    store = make_store(tmp_path / "s")
+    DAMAGE[damage][0](faults, store)
+    run = open_in_subprocess(store)
+    assert run.returncode == 0, f"rc {run.returncode}: {run.stderr[-2000:]}"
+    assert json.loads(run.stdout) == {"offset": None, "entries": 0}
+    assert "WARNING" in run.stderr and f"LMDB store {store} " in run.stderr and "damaged" in run.stderr
+    reopened = LMDBStorage(store)
+    try:
+        assert reopened.get_offset() == 7 and list(reopened.items()) == [(b"after", b"1")]
+    finally:
+        reopened.close()
+
+
+def test_sound_store_opens_without_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store = make_store(tmp_path / "s")
+    with caplog.at_level(logging.WARNING, logger="goka.storage"):
+        s = LMDBStorage(store)
+        assert s.get_offset() == 400 and len(list(s.items())) == 403
+        s.close()
+    assert not caplog.records
+
+
+def test_damage_lmdb_itself_reports_is_discarded(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Damage inside the file that the check does not look at (the main tree's root page
+    zeroed): LMDB reports it on open (MDB_CORRUPTED); the store is discarded the same way."""
+    store = make_store(tmp_path / "s")
+    with open(store / "data.mdb", "rb") as fh:
+        metas = [lmdb_check._meta(fh.fileno(), i, i * 4096) for i in (0, 1)]
+    main_root = max(metas, key=lambda m: m.txnid).roots[1]
+    with open(store / "data.mdb", "r+b") as fh:
+        fh.seek(main_root * 4096)
+        fh.write(bytes(4096))
+    assert check_data_file(store / "data.mdb") is None  # not the check's business
+    with caplog.at_level(logging.WARNING, logger="goka.storage"):
+        s = LMDBStorage(store, topic="t", partition=2)
+    try:
+        assert s.get_offset() is None and list(s.items()) == []
+    finally:
+        s.close()
+    [record] = caplog.records
+    assert str(store) in record.getMessage() and "Corrupted" in record.getMessage()
+    assert "topic='t', partition=2" in record.getMessage()
+
+
+@pytest.mark.parametrize("how", ["garbage", "truncate", "remove"])
+def test_damaged_lock_file_is_harmless(tmp_path: Path, faults: ModuleType, how: str,
+                                       caplog: pytest.LogCaptureFixture) -> None:
+    """LMDB rebuilds the lock file when it is the only user; the data stays."""
+    store = make_store(tmp_path / "s")
+    faults.damage_lock(store, how)
+    with caplog.at_level(logging.WARNING, logger="goka.storage"):
+        s = LMDBStorage(store)
+        try:
+            assert s.get_offset() == 400 and s.get(b"k0007") == b"v7"
+        finally:
+            s.close()
+    assert not caplog.records
+
+
+# -- where rebuilding is impossible: goka.StorageError naming the path -------------------------
+
+
+def test_store_path_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "t.0").write_bytes(b"not a directory")
+    with pytest.raises(goka.StorageError) as info:
+        LMDB(tmp_path).open("t", 0)
+    err = info.value
+    assert err.path == str(tmp_path / "t.0") and err.topic == "t" and err.partition == 0
+    assert str(tmp_path / "t.0") in str(err) and "topic='t', partition=0" in str(err)
+
+
+def test_data_file_is_a_directory(tmp_path: Path) -> None:
+    (tmp_path / "t.1" / "data.mdb").mkdir(parents=True)
+    with pytest.raises(goka.StorageError, match=str(tmp_path / "t.1")):
+        LMDB(tmp_path).open("t", 1)
+
+
+def test_damaged_file_that_cannot_be_removed(tmp_path: Path, faults: ModuleType,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    store = make_store(tmp_path / "t.0")
+    faults.corrupt_meta(store)
+    real_remove = os.remove
+
+    def refuse(path: Any, *args: Any, **kw: Any) -> None:
+        if str(path).endswith("data.mdb"):
+            raise PermissionError(13, "Permission denied", str(path))
+        real_remove(path, *args, **kw)
+
+    monkeypatch.setattr(os, "remove", refuse)
+    with pytest.raises(goka.StorageError) as info:
+        LMDB(tmp_path).open("t", 0)
+    text = str(info.value)
+    assert str(store) in text and "damaged" in text and "cannot be removed" in text
+    assert isinstance(info.value.__cause__, PermissionError)
+
+
+def test_lmdb_refusing_a_sound_store_is_a_storage_error(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An LMDB error that is no sign of damage (here: out of readers) is not a reason to
+    discard the store: StorageError, data kept."""
+    import lmdb
+
+    store = make_store(tmp_path / "t.0")
+
+    def readers_full(*args: Any, **kw: Any) -> Any:
+        raise lmdb.ReadersFullError("mdb_env_open: MDB_READERS_FULL")
+
+    monkeypatch.setattr(lmdb, "open", readers_full)
+    with pytest.raises(goka.StorageError, match="READERS_FULL"):
+        LMDB(tmp_path).open("t", 0)
+    monkeypatch.undo()
+    assert check_data_file(store / "data.mdb") is None
+    s = LMDB(tmp_path).open("t", 0)
+    try:
+        assert s.get_offset() == 400
+    finally:
+        s.close()
