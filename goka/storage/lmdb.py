@@ -14,8 +14,9 @@ lose the last commits and, on a filesystem that reorders writes, leave the
 environment corrupt; ``close()`` fsyncs.  That is the right trade for a cache of a
 Kafka changelog: values and the table offset are committed in one transaction, so
 whatever survives is consistent, and recovery replays the changelog from the stored
-offset + 1.  After an OS crash that left a corrupt store, delete its directory and
-the table is rebuilt from Kafka.  ``sync=True`` (``metasync`` stays off) fsyncs
+offset + 1.  A store an OS crash left corrupt is mostly caught when it is opened (see
+"Damaged files"); otherwise delete its directory and the table is rebuilt from Kafka.
+``sync=True`` (``metasync`` stays off) fsyncs
 each commit: consistent after power loss, where at most the last commit is undone.
 
 Map growth.  The map starts at ``map_size`` (64 MiB) and doubles whenever a write
@@ -24,6 +25,28 @@ retried, so writes never fail on a full map.  LMDB forbids resizing while any
 transaction of this process is open, so every read transaction holds a lock that
 the resize takes too (readers wait a moment, they never fail).  Reads are thus
 serialised among themselves, which under the GIL costs little (~0.2 us a call).
+
+Damaged files.  LMDB maps ``data.mdb`` and trusts it: a truncated file kills the
+process with SIGBUS when a missing page is read, overwritten meta pages make the open
+fail.  Before opening, the data file is checked against its own meta pages with plain
+reads (:mod:`goka.storage.lmdb_check`: both meta pages valid, page size sane, the file
+holding every page the newer meta page's trees reference).  A store that fails the
+check, or that LMDB then refuses as invalid, corrupted or of another format version, is
+discarded -- ``data.mdb`` and ``lock.mdb`` removed, a WARNING on ``goka.storage`` naming
+the path and the reason -- and opened empty, so its table is rebuilt from the topic (as
+after deleting the directory).  A zero-length ``data.mdb`` counts as damaged too.  A
+damaged ``lock.mdb`` is harmless (LMDB rebuilds it when it is the only user).  Where the
+store cannot be rebuilt -- the path is not a directory, a damaged file cannot be
+removed, LMDB refuses for another reason (permissions, out of readers, no memory for the
+map) -- opening raises :class:`goka.StorageError` naming the path and keeps the files.
+
+What the check cannot see: bytes changed inside pages the file does hold (LMDB then
+reports :class:`lmdb.CorruptedError` or :class:`lmdb.PageNotFoundError` on open, handled
+as above, or on a later read, raised to the reader -- or, for garbage that happens to look
+like a page, reads wrong data or crashes), and a file truncated or overwritten while it is
+open (a read of a page beyond the new end is a SIGBUS; nothing in Python can catch it --
+``python -X faulthandler`` at least prints the stack).  Only goka should write under the
+storage path; remove a store's directory to have it rebuilt.
 
 Threads.  Reads open a short read transaction per call (``items()`` one per chunk
 of entries), so any number of threads may read while one writes; writes are
