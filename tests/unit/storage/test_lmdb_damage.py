@@ -138,6 +138,49 @@ def test_short_file_whose_trees_are_all_present_passes(tmp_path: Path, faults: M
     assert not caplog.records
 
 
+def _short_by_loose_pages(path: Path, pattern: str) -> Path:
+    """A sound store whose last transaction allocated pages and freed them again (LMDB
+    writes none of them, so the file ends before the meta's last page)."""
+    import lmdb
+
+    env = lmdb.open(str(path), max_dbs=2, map_size=1 << 26)
+    values, meta = env.open_db(b"values"), env.open_db(b"meta")
+    with env.begin(write=True) as txn:
+        txn.put(b"keep", b"1", db=values)
+        txn.put(b"offset", b"41", db=meta)
+    with env.begin(write=True) as txn:
+        if pattern == "big value put and deleted":
+            txn.put(b"big", b"x" * 50000, db=values)
+            txn.delete(b"big", db=values)
+        else:  # keys put and deleted in reverse
+            for i in range(3000):
+                txn.put(b"k%05d" % i, b"x" * 100, db=values)
+            for i in reversed(range(3000)):
+                txn.delete(b"k%05d" % i, db=values)
+    env.close()
+    return path
+
+
+@pytest.mark.parametrize("pattern", ["big value put and deleted", "keys put and deleted"])
+def test_sound_short_store_passes_and_opens(tmp_path: Path, faults: ModuleType, pattern: str,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    """A size check alone would condemn these sound stores: the trees are walked instead."""
+    store = _short_by_loose_pages(tmp_path / "s", pattern)
+    meta = faults.meta_of(store)
+    assert meta["size"] < (meta["last_pg"] + 1) * meta["page_size"]
+    assert check_data_file(store / "data.mdb") is None
+    with caplog.at_level(logging.WARNING, logger="goka.storage"):
+        s = LMDBStorage(store)
+        try:
+            assert s.get_offset() == 41 and list(s.items()) == [(b"keep", b"1")]
+            s.write_batch([(b"k%d" % i, b"y" * 5000) for i in range(100)], offset=42)
+            assert s.get(b"k99") == b"y" * 5000
+        finally:
+            s.close()
+    assert not caplog.records
+    assert check_data_file(store / "data.mdb") is None
+
+
 def test_reference_beyond_the_end_is_found_by_the_walk(tmp_path: Path, faults: ModuleType) -> None:
     """Cutting exactly the pages of an overflow value (file still longer than the trees'
     other pages) is found by walking the trees."""
