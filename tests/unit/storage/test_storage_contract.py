@@ -14,6 +14,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+import goka
 from goka.storage import Storage, StorageBuilder
 from goka.storage.lmdb import LMDB, LMDBStorage
 from goka.storage.memory import Memory, MemoryStorage
@@ -307,8 +308,10 @@ def test_lmdb_sync_mode_persists(tmp_path: Path) -> None:
 def test_lmdb_cannot_open_a_partition_twice(tmp_path: Path) -> None:
     b = LMDB(tmp_path)
     s = b.open("t", 0)
-    with pytest.raises(lmdb.Error):
+    with pytest.raises(goka.StorageError, match=str(tmp_path / "t.0")) as info:
         b.open("t", 0)
+    assert isinstance(info.value.__cause__, lmdb.Error)
+    assert s.get_offset() is None  # the open store is left alone
     s.close()
     b.open("t", 0).close()  # fine once closed
 
