@@ -40,13 +40,16 @@ store cannot be rebuilt -- the path is not a directory, a damaged file cannot be
 removed, LMDB refuses for another reason (permissions, out of readers, no memory for the
 map) -- opening raises :class:`goka.StorageError` naming the path and keeps the files.
 
-What the check cannot see: bytes changed inside pages the file does hold (LMDB then
-reports :class:`lmdb.CorruptedError` or :class:`lmdb.PageNotFoundError` on open, handled
-as above, or on a later read, raised to the reader -- or, for garbage that happens to look
-like a page, reads wrong data or crashes), and a file truncated or overwritten while it is
-open (a read of a page beyond the new end is a SIGBUS; nothing in Python can catch it --
-``python -X faulthandler`` at least prints the stack).  Only goka should write under the
-storage path; remove a store's directory to have it rebuilt.
+What the check cannot see: bytes changed inside pages the file does hold.  LMDB may
+report them on open (handled as above) or on a later read or write: then the call raises
+:class:`goka.StorageError` naming the path, and the store is marked (a file
+``goka-damaged`` holding the reason) so that the next open discards and rebuilds it.  But
+LMDB trusts its pages: garbage may also read as wrong data, or abort the process in an
+LMDB assertion (seen when a cursor walks over a zeroed leaf page).  A file truncated or
+overwritten while it is open is the same (a read of a page beyond the new end is a
+SIGBUS; nothing in Python can catch that -- ``python -X faulthandler`` at least prints
+the stack).  Only goka should write under the storage path; remove a store's directory
+to have it rebuilt.
 
 Threads.  Reads open a short read transaction per call (``items()`` one per chunk
 of entries), so any number of threads may read while one writes; writes are
@@ -89,6 +92,11 @@ _first = itemgetter(0)
 _DAMAGE_ERRORS = (lmdb.InvalidError, lmdb.CorruptedError, lmdb.PageNotFoundError,
                   lmdb.VersionMismatchError, lmdb.IncompatibleError, lmdb.PanicError)
 
+#: ... of them, those LMDB may report on a read or write of a damaged store
+_READ_DAMAGE = (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.InvalidError)
+#: file a store found damaged after its open is marked with (holds the reason)
+DAMAGED_MARKER = "goka-damaged"
+
 _Opened = tuple["lmdb.Environment", "lmdb._Database", "lmdb._Database"]
 
 
@@ -111,9 +119,13 @@ def _open_checked(path: str, topic: str | None, partition: int | None, *, map_si
     def error(message: str) -> StorageError:
         return StorageError(message, path=path, topic=topic, partition=partition)
 
+    marker = os.path.join(path, DAMAGED_MARKER)
     try:
         os.makedirs(path, exist_ok=True)
         reason = check_data_file(os.path.join(path, DATA_FILE))
+        if reason is None and os.path.exists(marker):
+            with open(marker, encoding="utf-8", errors="replace") as f:
+                reason = f"found damaged while in use ({f.read(500)})"
     except OSError as exc:
         raise error(f"cannot read the store: {exc}") from exc
     if reason is not None:
@@ -135,7 +147,7 @@ def _open_checked(path: str, topic: str | None, partition: int | None, *, map_si
 def _discard(path: str, reason: str, where: str, error: Callable[[str], StorageError]) -> None:
     log.warning("LMDB store %s (%s) is damaged: %s; discarding it, the table is rebuilt from "
                 "its topic", path, where, reason)
-    for name in (DATA_FILE, LOCK_FILE):
+    for name in (DAMAGED_MARKER, DATA_FILE, LOCK_FILE):
         try:
             os.remove(os.path.join(path, name))
         except FileNotFoundError:
@@ -190,6 +202,8 @@ class LMDBStorage:
             txn = self._env.begin(db=self._values)
             try:
                 return txn.get(key)
+            except _READ_DAMAGE as exc:
+                raise self._damaged(exc) from exc
             finally:
                 txn.abort()
 
@@ -201,6 +215,8 @@ class LMDBStorage:
             txn = self._env.begin(db=self._values, parent=None, write=False, buffers=True)
             try:
                 return txn.get(key) is not None
+            except _READ_DAMAGE as exc:
+                raise self._damaged(exc) from exc
             finally:
                 txn.abort()
 
@@ -240,6 +256,8 @@ class LMDBStorage:
                     cursor = txn.cursor()
                     positioned = cursor.first() if seek is None else cursor.set_range(seek)
                     chunk = list(islice(cursor.iternext(), _CHUNK)) if positioned else []
+                except _READ_DAMAGE as exc:
+                    raise self._damaged(exc) from exc
                 finally:
                     txn.abort()
             if empty is not None:
@@ -262,6 +280,8 @@ class LMDBStorage:
             txn = self._env.begin(db=self._meta)
             try:
                 return txn.get(key)
+            except _READ_DAMAGE as exc:
+                raise self._damaged(exc) from exc
             finally:
                 txn.abort()
 
@@ -349,6 +369,8 @@ class LMDBStorage:
                     return
                 except lmdb.MapFullError:
                     self._grow()
+                except _READ_DAMAGE as exc:
+                    raise self._damaged(exc) from exc
 
     def _grow(self) -> None:
         """Double the map.  Caller holds the write lock (no write transaction is
@@ -375,6 +397,20 @@ class LMDBStorage:
             finally:
                 self._env.close()
         log.debug("closed %r", self)
+
+    def _damaged(self, exc: lmdb.Error) -> StorageError:
+        """LMDB found damage after the open: mark the store so that the next open discards
+        it (and the table is rebuilt), and say so."""
+        reason = f"{type(exc).__name__}: {exc}"
+        try:
+            with open(os.path.join(self.path, DAMAGED_MARKER), "w", encoding="utf-8") as f:
+                f.write(reason)
+            then = "it is discarded and rebuilt from its topic when next opened"
+        except OSError as marker_exc:
+            then = f"remove the directory to have it rebuilt (cannot mark it: {marker_exc})"
+        log.error("LMDB store %s (%s) is damaged: %s; %s", self.path, self._where(), reason, then)
+        return StorageError(f"the store is damaged ({reason}); {then}", path=self.path,
+                            topic=self.topic, partition=self.partition)
 
     def _where(self) -> str:
         return f"topic={self.topic!r}, partition={self.partition}"

@@ -25,6 +25,13 @@ pointer-sized):
   leaf node's data is an overflow page number (``F_BIGDATA``) or, for a named
   database, its ``MDB_db`` record (``F_SUBDATA``).
 
+Each meta page is checked for: the meta flag, magic and version; a power-of-two page size
+(equal in both); flags of the two trees that a goka store can have (LMDB asserts -- aborts
+the process -- on a main tree flagged for duplicates); tree roots among the used pages;
+the last used page within the map size it records (LMDB never allocates beyond the map);
+a transaction id of its own parity (transaction N writes meta page N % 2).  Of the two,
+the newer may not have fewer pages than the older (the file only grows).
+
 The file normally holds every page up to the meta's last used page.  It may be shorter
 when the last pages were allocated and freed within the transaction that wrote the
 meta (LMDB never writes such "loose" pages).  A file shorter than the meta says is
@@ -49,6 +56,10 @@ DATA_VERSION = 1
 P_BRANCH, P_LEAF, P_OVERFLOW, P_META, P_LEAF2 = 0x01, 0x02, 0x04, 0x08, 0x20
 F_BIGDATA, F_SUBDATA, F_DUPDATA = 0x01, 0x02, 0x04
 MIN_PAGE_SIZE, MAX_PAGE_SIZE = 256, 0x10000
+MDB_INTEGERKEY = 0x08
+#: flags the free-page tree's record may hold: its own INTEGERKEY plus the persistent
+#: environment flags (MDB_FIXEDMAP, MDB_NOSUBDIR)
+_FREE_FLAGS = MDB_INTEGERKEY | 0x01 | 0x4000
 
 # C layouts, native byte order and alignment ("N" = size_t = pgno_t, "P" = void *).
 _HEADER = struct.Struct("@NHHHH")  # pgno, pad, flags, lower, upper
@@ -127,6 +138,20 @@ def _meta(fd: int, index: int, offset: int) -> _Meta:
         raise _Damaged(f"meta page {index} has an impossible page size {page_size}")
     if last_pg < 1:
         raise _Damaged(f"meta page {index} has an impossible last page {last_pg}")
+    # LMDB never allocates a page beyond its map, and transaction N writes meta page N % 2
+    # (both hold transaction 0 in a new file).
+    if (last_pg + 1) * page_size > fields[3]:
+        raise _Damaged(f"meta page {index}'s last page {last_pg} lies beyond its map size {fields[3]}")
+    if txnid % 2 != index and txnid != 0:
+        raise _Damaged(f"meta page {index} holds transaction {txnid}, of the other meta page")
+    free_flags, main_flags = free_db[1], main_db[1]
+    if not free_flags & MDB_INTEGERKEY or free_flags & ~_FREE_FLAGS:
+        raise _Damaged(f"meta page {index} has impossible free-page tree flags {free_flags:#x}")
+    if main_flags:  # goka's stores hold named databases: the main tree has no flags
+        raise _Damaged(f"meta page {index} has main tree flags {main_flags:#x}, a goka store has none")
+    for root in (free_db[7], main_db[7]):
+        if root != P_INVALID and not 2 <= root <= last_pg:
+            raise _Damaged(f"meta page {index} has a tree root {root} outside pages 2-{last_pg}")
     return _Meta(page_size, fields[3], last_pg, (free_db[7], main_db[7]), txnid)
 
 
@@ -135,14 +160,14 @@ def _check(fd: int, size: int) -> None:
     meta1 = _meta(fd, 1, meta0.page_size)
     if meta1.page_size != meta0.page_size:
         raise _Damaged(f"the meta pages disagree on the page size ({meta0.page_size} and {meta1.page_size})")
-    meta = meta1 if meta1.txnid > meta0.txnid else meta0
+    meta, older = (meta1, meta0) if meta1.txnid > meta0.txnid else (meta0, meta1)
+    if older.last_pg > meta.last_pg:  # the file only grows
+        raise _Damaged(f"the older meta page's last page {older.last_pg} is beyond the newer one's "
+                       f"{meta.last_pg}")
     need = (meta.last_pg + 1) * meta.page_size
     if size >= need:
         return
-    # Shorter than the meta says: only damaged if a reachable page is missing.  LMDB never
-    # allocates a page beyond its map, so a last page beyond the map size is garbage.
-    if need > meta.map_size:
-        raise _Damaged(f"the meta page's last page {meta.last_pg} lies beyond its map size {meta.map_size}")
+    # Shorter than the meta says: only damaged if a reachable page is missing.
     _Walker(fd, size, meta.page_size, meta.last_pg, need).walk(meta.roots)
 
 

@@ -233,6 +233,50 @@ def test_random_truncations_never_crash(tmp_path: Path) -> None:
     assert outcome["damaged"] > 0 and outcome["sound"] + outcome["damaged"] == 120, outcome
 
 
+_META_FLIPS = textwrap.dedent("""
+    import json, os, random, shutil, sys
+    import goka
+    from goka.storage.lmdb import LMDBStorage
+    from goka.storage.lmdb_check import check_data_file
+
+    root, seed = sys.argv[1], int(sys.argv[2])
+    rng = random.Random(seed)
+    outcome = {"sound": 0, "damaged": 0, "found_later": 0}
+    for case in range(200):
+        path = os.path.join(root, str(case))
+        store = LMDBStorage(path)
+        for step in range(rng.randint(1, 4)):
+            store.write_batch([(b"k%d" % rng.randrange(500), b"v" * rng.choice([10, 300, 6000]))
+                               for _ in range(rng.randint(1, 200))], offset=step)
+        store.close()
+        data = os.path.join(path, "data.mdb")
+        with open(data, "r+b") as fh:
+            for _ in range(rng.randint(1, 3)):  # header and meta record of page 0 or 1
+                fh.seek(rng.randrange(2) * 4096 + rng.randrange(152))
+                fh.write(bytes([rng.randrange(256)]))
+        outcome["sound" if check_data_file(data) is None else "damaged"] += 1
+        store = LMDBStorage(path)
+        try:
+            sum(1 for _ in store.items())
+            store.write_batch([(b"w%d" % i, b"w" * 3000) for i in range(30)], offset=99)
+        except goka.StorageError:
+            outcome["found_later"] += 1
+        store.close()
+        shutil.rmtree(path)
+    print(json.dumps(outcome))
+""")
+
+
+def test_random_meta_page_damage_never_crashes(tmp_path: Path) -> None:
+    """200 stores with 1-3 random bytes written into a meta page (in a subprocess): none
+    crashes the process, and LMDB's own refusals after the check are StorageErrors."""
+    run = subprocess.run([sys.executable, "-c", _META_FLIPS, str(tmp_path), "5"], capture_output=True,
+                         text=True, timeout=100, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT)
+    assert run.returncode == 0, f"rc {run.returncode}: {run.stderr[-2000:]}"
+    outcome = json.loads(run.stdout)
+    assert outcome["damaged"] > 50 and outcome["sound"] > 50, outcome
+
+
 # -- LMDBStorage on a damaged store ----------------------------------------------------------
 
 
@@ -356,3 +400,48 @@ def test_lmdb_refusing_a_sound_store_is_a_storage_error(tmp_path: Path,
         assert s.get_offset() == 400
     finally:
         s.close()
+
+
+# -- damage LMDB finds after the open ----------------------------------------------------------
+
+
+def _zero_leaf_holding(store: Path, key: bytes) -> None:
+    """Zero the leaf page that holds ``key`` (LMDB then reports MDB_CORRUPTED reaching it)."""
+    data = store / "data.mdb"
+    raw = data.read_bytes()
+    for page in range(2, len(raw) // 4096):
+        body = raw[page * 4096:(page + 1) * 4096]
+        if struct.unpack_from("<H", body, 10)[0] == 0x02 and key in body:
+            with open(data, "r+b") as fh:
+                fh.seek(page * 4096)
+                fh.write(bytes(4096))
+            return
+    raise AssertionError(f"no leaf holds {key!r}")
+
+
+def test_damage_found_after_open_is_a_storage_error_and_rebuilt_next_time(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store = make_store(tmp_path / "t.1", n=3000, big=0)
+    _zero_leaf_holding(store, b"k1500")
+    assert check_data_file(store / "data.mdb") is None  # inside the file: not visible before
+    s = LMDB(tmp_path).open("t", 1)
+    assert s.get(b"k0000") is not None or s.get(b"k2999") is not None  # other leaves still read
+    with pytest.raises(goka.StorageError) as info:
+        s.get(b"k1500")
+    err = info.value
+    assert err.path == str(store) and (err.topic, err.partition) == ("t", 1)
+    assert "Corrupted" in str(err) and "rebuilt" in str(err)
+    s.close()  # (iterating over the zeroed page instead aborts in an LMDB assertion: see lmdb.py)
+    with caplog.at_level(logging.WARNING, logger="goka.storage"):
+        s = LMDB(tmp_path).open("t", 1)
+    try:
+        assert s.get_offset() is None and list(s.items()) == []
+    finally:
+        s.close()
+    assert any(str(store) in r.getMessage() and "found damaged while in use" in r.getMessage()
+               for r in caplog.records if r.levelno == logging.WARNING)
+    # rebuilt and sound: the marker is gone, no further warning
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="goka.storage"):
+        LMDB(tmp_path).open("t", 1).close()
+    assert not caplog.records
