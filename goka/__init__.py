@@ -46,8 +46,10 @@ from goka.graph import (
     group_loop,
     group_table,
 )
+from goka.kafka import Kafka
 from goka.options import NilHandling, Offset
 from goka.processor import Processor
+from goka.topics import TopicManager
 from goka.view import View
 
 if TYPE_CHECKING:
@@ -68,6 +70,7 @@ __all__ = (
     "Input",
     "Inputs",
     "Join",
+    "Kafka",
     "Lookup",
     "Loop",
     "NilHandling",
@@ -79,6 +82,7 @@ __all__ = (
     "ProcessingError",
     "Processor",
     "ProcessorStoppedError",
+    "TopicManager",
     "UndeclaredTopicError",
     "View",
     "VisitAbortedError",

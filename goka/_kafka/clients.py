@@ -13,7 +13,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import confluent_kafka
@@ -39,7 +39,9 @@ __all__ = [
     "Message",
     "Producer",
     "TopicPartition",
+    "base_config",
     "bootstrap_servers",
+    "cluster_of",
     "consume_available",
     "delivers_in_order",
     "direct_producer",
@@ -64,18 +66,57 @@ def consume_available(consumer: Consumer, max_messages: int, timeout: float) -> 
 
 
 def bootstrap_servers(brokers: Any) -> str:
-    """``bootstrap.servers`` from a list of ``host:port``, a comma-separated string, or
-    any object with a ``brokers`` attribute (e.g. :class:`goka.EmbeddedCluster`)."""
+    """``bootstrap.servers`` from any accepted form of ``brokers`` (see :func:`base_config`)."""
+    return str(base_config(brokers)["bootstrap.servers"])
+
+
+def base_config(brokers: Any) -> dict[str, Any]:
+    """The configuration every client goka builds for ``brokers`` starts from.
+
+    ``brokers`` is a list of ``host:port``, a comma-separated string, a
+    :class:`goka.Kafka` (its ``config`` is included: security settings and the like) or
+    any object with a ``brokers`` attribute (e.g. :class:`goka.EmbeddedCluster`). Every
+    consumer, producer and admin client of goka is configured through this function.
+    """
+    from goka.kafka import Kafka
+
+    if isinstance(brokers, Kafka):
+        return {"bootstrap.servers": brokers.bootstrap, **brokers.config}
     inner = getattr(brokers, "brokers", None)
     if inner is not None:
         brokers = inner
+    items = list(brokers) if isinstance(brokers, Iterable) and not isinstance(brokers, (str, bytes, Mapping)) \
+        else None
     if isinstance(brokers, str):
         servers = brokers
+    elif items is not None and all(isinstance(b, str) for b in items):
+        servers = ",".join(items)
     else:
-        servers = ",".join(str(b) for b in brokers)
+        raise TypeError("brokers must be 'host:port[,...]', a list of 'host:port', a goka.Kafka or an "
+                        f"EmbeddedCluster, got {type(brokers).__name__}")
     if not servers:
         raise ValueError("no brokers given")
-    return servers
+    return {"bootstrap.servers": servers}
+
+
+def cluster_of(brokers: Any) -> Any:
+    """The :class:`goka.EmbeddedCluster` behind ``brokers`` (itself, or the one a
+    :class:`goka.Kafka` was built from), else ``None``."""
+    from goka.kafka import Kafka
+
+    if isinstance(brokers, Kafka):
+        return brokers.cluster
+    if isinstance(getattr(brokers, "brokers", None), str) and callable(getattr(brokers, "create_topic", None)):
+        return brokers
+    return None
+
+
+def _configure(defaults: dict[str, Any], brokers: Any, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """goka's defaults for a client < the shared settings of ``brokers`` < ``overrides``."""
+    config = dict(defaults)
+    config.update(base_config(brokers))
+    config.update(overrides or {})
+    return config
 
 
 #: librdkafka's own log lines go through Python logging instead of stderr
@@ -95,8 +136,7 @@ def group_consumer(brokers: Any, group: str, *, client_id: str, auto_offset_rese
     Offsets are stored by goka only after everything a message produced was
     acknowledged (``enable.auto.offset.store=false``) and committed every second.
     """
-    config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap_servers(brokers),
+    config = _configure({
         "group.id": group,
         "client.id": client_id,
         "partition.assignment.strategy": "range",
@@ -109,16 +149,14 @@ def group_consumer(brokers: Any, group: str, *, client_id: str, auto_offset_rese
         "allow.auto.create.topics": False,
         "logger": rdkafka_log,
         **_FETCH,
-    }
-    config.update(overrides or {})
+    }, brokers, overrides)
     return Consumer(config)
 
 
 def reader_consumer(brokers: Any, *, client_id: str, overrides: Mapping[str, Any] | None = None) -> Consumer:
     """A group-less consumer that reads assigned table partitions and reports end of
     partition (used for recovery and for following tables)."""
-    config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap_servers(brokers),
+    config = _configure({
         # librdkafka requires a group.id even for assign(); it is never joined or committed.
         "group.id": client_id,
         "client.id": client_id,
@@ -129,8 +167,7 @@ def reader_consumer(brokers: Any, *, client_id: str, overrides: Mapping[str, Any
         "allow.auto.create.topics": False,
         "logger": rdkafka_log,
         **_FETCH,
-    }
-    config.update(overrides or {})
+    }, brokers, overrides)
     return Consumer(config)
 
 
@@ -143,8 +180,11 @@ def reader_consumer(brokers: Any, *, client_id: str, overrides: Mapping[str, Any
 ORDERED = {"enable.idempotence": True, "enable.gapless.guarantee": True, "message.timeout.ms": 0}
 
 
-def delivers_in_order(overrides: Mapping[str, Any]) -> bool:
-    """Whether a producer built with ``ordered=True`` and ``overrides`` keeps :data:`ORDERED`."""
+def delivers_in_order(overrides: Mapping[str, Any], brokers: Any = None) -> bool:
+    """Whether a producer built with ``ordered=True``, ``brokers`` and ``overrides`` keeps
+    :data:`ORDERED` (the shared settings of a :class:`goka.Kafka` count too)."""
+    if brokers is not None:
+        overrides = {**base_config(brokers), **overrides}
     def flag(name: str) -> bool:
         return str(overrides.get(name, True)).lower() in ("true", "1")
     timeouts = {str(overrides[k]) for k in ("message.timeout.ms", "delivery.timeout.ms") if k in overrides}
@@ -167,7 +207,6 @@ def producer(brokers: Any, *, client_id: str, overrides: Mapping[str, Any] | Non
     """A producer whose delivery reports resolve goka's pending work (with ``ordered``:
     configured as :data:`ORDERED`, before ``overrides``)."""
     config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap_servers(brokers),
         "client.id": client_id,
         "acks": "all",
         "linger.ms": 5,
@@ -177,7 +216,7 @@ def producer(brokers: Any, *, client_id: str, overrides: Mapping[str, Any] | Non
         "logger": rdkafka_log,
         **(ORDERED if ordered else {}),
     }
-    overrides = overrides or {}
+    overrides = {**base_config(brokers), **(overrides or {})}
     if ordered and "enable.gapless.guarantee" not in overrides and \
             str(overrides.get("enable.idempotence", True)).lower() not in ("true", "1"):
         del config["enable.gapless.guarantee"]  # it requires idempotence
