@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from goka._kafka.clients import base_config, cluster_of
+from goka._kafka.clients import base_config, cluster_of, rdkafka_log
 from goka.errors import CopartitionError, GokaError
 
 __all__ = [
@@ -96,7 +96,8 @@ class _AdminBackend:
         request_timeout: float,
         client_config: Mapping[str, Any] | None = None,
     ) -> None:
-        conf: dict[str, Any] = {"client.id": "goka-topic-manager", **base_config(brokers), **(client_config or {})}
+        conf: dict[str, Any] = {"client.id": "goka-topic-manager", "logger": rdkafka_log, **base_config(brokers),
+                                **(client_config or {})}
         self.bootstrap: str = conf["bootstrap.servers"]
         self._replication = replication
         self._timeout = request_timeout
