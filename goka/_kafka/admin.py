@@ -112,6 +112,7 @@ class _AdminBackend:
         try:
             return self._client().list_topics(timeout=self._timeout if timeout is None else timeout)
         except KafkaException as exc:
+            self._client().poll(0)  # serve librdkafka's log lines (they explain the failure)
             raise TopicError(f"metadata request to {self.bootstrap} failed: {exc.args[0]}") from exc
 
     def topics(self) -> dict[str, list[int]]:
