@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,6 +43,7 @@ from goka._kafka import admin, clients
 from goka.cli import main
 from goka.cluster import EmbeddedCluster
 from goka.topics import TopicError
+from goka.web import serve, visitor_actions
 
 TIMEOUT = 30.0
 SECRET = "pw-7f3a9-never-shown"
@@ -118,6 +120,17 @@ def test_every_client_gets_the_settings_and_the_pipeline_works(embedded_cluster:
             emitter.emit_sync("u1", "home")
         wait_until(lambda: view.recovered() and view.get("u1") == "home@de+5", TIMEOUT, "the view to show u1")
         assert proc.get("u1") == "home@de+5"
+        server = serve(0, processors=[proc], views=[view], actions=visitor_actions(proc))
+        try:  # the web pages show no setting
+            pages = {}
+            for page in ("monitor", "api/stats", "query?source=visits-cfg-table&key=u1", "api/query?source="
+                         "visits-cfg-table&key=u1", "actions", "metrics"):
+                with urllib.request.urlopen(server.url.rstrip("/") + "/" + page, timeout=10) as resp:
+                    pages[page] = resp.read().decode()
+                assert SECRET not in pages[page] and "cfg-test-app" not in pages[page], page
+            assert "home@de+5" in pages["api/query?source=visits-cfg-table&key=u1"]
+        finally:
+            server.stop()
     assert main(["get", "visits-cfg-table", "u1", "-b", embedded_cluster.brokers, "-X", "client.id=cfg-test-app",
                  "-X", "socket.keepalive.enable=true", "-X", f"sasl.password={SECRET}"]) == 0
     assert capsys.readouterr().out.strip() == "home@de+5"
