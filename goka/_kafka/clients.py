@@ -111,12 +111,20 @@ def cluster_of(brokers: Any) -> Any:
     return None
 
 
-def _configure(defaults: dict[str, Any], brokers: Any, overrides: Mapping[str, Any] | None) -> dict[str, Any]:
-    """goka's defaults for a client < the shared settings of ``brokers`` < ``overrides``."""
-    config = dict(defaults)
-    config.update(base_config(brokers))
-    config.update(overrides or {})
-    return config
+def _configure(tunable: dict[str, Any], essential: dict[str, Any], brokers: Any,
+               overrides: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
+    """A client's configuration: goka's ``tunable`` defaults < the shared settings of
+    ``brokers`` (:func:`base_config`) < the settings goka's semantics rest on
+    (``essential``: group ids, offset storage, end-of-partition events, ordered
+    delivery) < ``overrides`` (``consumer_config`` / ``producer_config``, which may
+    change anything)."""
+    shared = base_config(brokers)
+    ignored = sorted(k for k in shared if k in essential and str(shared[k]) != str(essential[k]))
+    if ignored:
+        logging.getLogger("goka.kafka").warning(
+            "%s: goka sets %s itself; the goka.Kafka setting is not used for this client (pass it in "
+            "consumer_config/producer_config to override)", what, ", ".join(ignored))
+    return {**tunable, **shared, **essential, **(overrides or {})}
 
 
 #: librdkafka's own log lines go through Python logging instead of stderr
@@ -136,39 +144,39 @@ def group_consumer(brokers: Any, group: str, *, client_id: str, auto_offset_rese
     Offsets are stored by goka only after everything a message produced was
     acknowledged (``enable.auto.offset.store=false``) and committed every second.
     """
-    config = _configure({
-        "group.id": group,
+    return Consumer(_configure({
         "client.id": client_id,
-        "partition.assignment.strategy": "range",
         "session.timeout.ms": 10000,
         "heartbeat.interval.ms": 3000,
-        "enable.auto.commit": True,
         "auto.commit.interval.ms": 1000,
+        "logger": rdkafka_log,
+        **_FETCH,
+    }, {
+        "group.id": group,
+        "partition.assignment.strategy": "range",  # co-partitioned inputs: same partitions together
+        "enable.auto.commit": True,
         "enable.auto.offset.store": False,
         "auto.offset.reset": auto_offset_reset,
         "allow.auto.create.topics": False,
-        "logger": rdkafka_log,
-        **_FETCH,
-    }, brokers, overrides)
-    return Consumer(config)
+    }, brokers, overrides, f"consumer of group {group}"))
 
 
 def reader_consumer(brokers: Any, *, client_id: str, overrides: Mapping[str, Any] | None = None) -> Consumer:
     """A group-less consumer that reads assigned table partitions and reports end of
     partition (used for recovery and for following tables)."""
-    config = _configure({
+    return Consumer(_configure({
+        "client.id": client_id,
+        "logger": rdkafka_log,
+        **_FETCH,
+    }, {
         # librdkafka requires a group.id even for assign(); it is never joined or committed.
         "group.id": client_id,
-        "client.id": client_id,
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
         "enable.partition.eof": True,
         "auto.offset.reset": "earliest",
         "allow.auto.create.topics": False,
-        "logger": rdkafka_log,
-        **_FETCH,
-    }, brokers, overrides)
-    return Consumer(config)
+    }, brokers, overrides, f"table reader {client_id}"))
 
 
 #: A producer with these settings delivers each partition's records in order and never
@@ -180,11 +188,8 @@ def reader_consumer(brokers: Any, *, client_id: str, overrides: Mapping[str, Any
 ORDERED = {"enable.idempotence": True, "enable.gapless.guarantee": True, "message.timeout.ms": 0}
 
 
-def delivers_in_order(overrides: Mapping[str, Any], brokers: Any = None) -> bool:
-    """Whether a producer built with ``ordered=True``, ``brokers`` and ``overrides`` keeps
-    :data:`ORDERED` (the shared settings of a :class:`goka.Kafka` count too)."""
-    if brokers is not None:
-        overrides = {**base_config(brokers), **overrides}
+def delivers_in_order(overrides: Mapping[str, Any]) -> bool:
+    """Whether a producer built with ``ordered=True`` and ``overrides`` keeps :data:`ORDERED`."""
     def flag(name: str) -> bool:
         return str(overrides.get(name, True)).lower() in ("true", "1")
     timeouts = {str(overrides[k]) for k in ("message.timeout.ms", "delivery.timeout.ms") if k in overrides}
@@ -206,22 +211,19 @@ def producer(brokers: Any, *, client_id: str, overrides: Mapping[str, Any] | Non
              ordered: bool = False) -> Producer:
     """A producer whose delivery reports resolve goka's pending work (with ``ordered``:
     configured as :data:`ORDERED`, before ``overrides``)."""
-    config: dict[str, Any] = {
+    essential: dict[str, Any] = {"acks": "all", **(ORDERED if ordered else {})}
+    overrides = overrides or {}
+    if ordered and "enable.gapless.guarantee" not in overrides and \
+            str(overrides.get("enable.idempotence", True)).lower() not in ("true", "1"):
+        del essential["enable.gapless.guarantee"]  # it requires idempotence
+    return Producer(_configure({
         "client.id": client_id,
-        "acks": "all",
         "linger.ms": 5,
         "batch.num.messages": 10000,
         "queue.buffering.max.messages": 1000000,
         "queue.buffering.max.kbytes": 1048576,
         "logger": rdkafka_log,
-        **(ORDERED if ordered else {}),
-    }
-    overrides = {**base_config(brokers), **(overrides or {})}
-    if ordered and "enable.gapless.guarantee" not in overrides and \
-            str(overrides.get("enable.idempotence", True)).lower() not in ("true", "1"):
-        del config["enable.gapless.guarantee"]  # it requires idempotence
-    config.update(overrides)
-    return Producer(config)
+    }, essential, brokers, overrides, f"producer {client_id}"))
 
 
 _DIRECT = ("rd_kafka_topic_new", "rd_kafka_topic_destroy", "rd_kafka_produce_batch", "rd_kafka_name")

@@ -320,7 +320,7 @@ class KafkaProcessor:
         return PartitionProcessor(
             graph, p, produce_batch=self._produce_batch, partitions_of=self._partitions_of,
             hasher=self.proc.hasher, fail=self.fail, storage=storage, joins=joins, lookups=lookups,
-            nil_handling=self.proc.nil_handling, ack_each=not delivers_in_order(self.proc.producer_config, self.brokers),
+            nil_handling=self.proc.nil_handling, ack_each=not delivers_in_order(self.proc.producer_config),
             coalesce=self.proc.coalesce_changelog)
 
     def _produce(self, topic: str, value: bytes | None, key: bytes, partition: int, headers: Any,

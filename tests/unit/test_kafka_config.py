@@ -146,27 +146,50 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
     return rec
 
 
-def test_every_builder_layers_defaults_shared_settings_and_overrides(recorder: Recorder) -> None:
+def test_every_builder_layers_defaults_shared_settings_and_overrides(recorder: Recorder,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
     k = Kafka("a:1", {"client.id": "shared", "linger.ms": 50, "session.timeout.ms": 7000,
-                      "security.protocol": "SASL_SSL", "message.timeout.ms": 1000})
+                      "security.protocol": "SASL_SSL", "sasl.password": "pw-9"})
     clients.group_consumer(k, "g", client_id="goka-g", auto_offset_reset="earliest",
                            overrides={"session.timeout.ms": 6000})
     clients.reader_consumer(k, client_id="goka-r")
     clients.producer(k, client_id="goka-p", overrides={"linger.ms": 1}, ordered=True)
+    clients.producer(k, client_id="goka-e")
     admin.TopicManager.for_brokers(k)
     kinds = [kind for kind, _ in recorder.configs]
-    assert kinds == ["consumer", "consumer", "producer", "admin"]
+    assert kinds == ["consumer", "consumer", "producer", "producer", "admin"]
     for _, config in recorder.configs:
         assert config["bootstrap.servers"] == "a:1"
-        assert config["security.protocol"] == "SASL_SSL"
+        assert config["security.protocol"] == "SASL_SSL" and config["sasl.password"] == "pw-9"
         assert config["client.id"] == "shared"  # the shared setting wins over goka's default
-    group, reader, prod, adm = (c for _, c in recorder.configs)
+    group, reader, ordered, plain, adm = (c for _, c in recorder.configs)
     assert group["group.id"] == "g" and group["session.timeout.ms"] == 6000  # consumer_config wins
     assert reader["session.timeout.ms"] == 7000 and reader["group.id"] == "goka-r"
-    assert prod["linger.ms"] == 1  # producer_config wins
-    assert prod["message.timeout.ms"] == 1000
-    assert not clients.delivers_in_order({}, k)  # the shared message.timeout.ms counts
-    assert clients.delivers_in_order({})
+    assert ordered["linger.ms"] == 1 and plain["linger.ms"] == 50  # producer_config wins, for its client
+    assert "sasl.password" not in caplog.text
+
+
+def test_shared_settings_do_not_override_what_goka_relies_on(recorder: Recorder,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    k = Kafka("a:1", {"enable.auto.offset.store": True, "enable.partition.eof": False,
+                      "partition.assignment.strategy": "roundrobin", "message.timeout.ms": 1000,
+                      "enable.idempotence": False, "acks": 1})
+    with caplog.at_level("WARNING", logger="goka.kafka"):
+        clients.group_consumer(k, "g", client_id="goka-g", auto_offset_reset="latest")
+        clients.reader_consumer(k, client_id="goka-r")
+        clients.producer(k, client_id="goka-p", ordered=True)
+        clients.producer(k, client_id="goka-p2", ordered=True, overrides={"message.timeout.ms": 5})
+    group, reader, ordered, overridden = (c for _, c in recorder.configs)
+    assert group["enable.auto.offset.store"] is False and group["partition.assignment.strategy"] == "range"
+    assert group["auto.offset.reset"] == "latest"
+    assert reader["enable.partition.eof"] is True and reader["enable.auto.offset.store"] is False
+    assert ordered["message.timeout.ms"] == 0 and ordered["enable.idempotence"] is True
+    assert ordered["acks"] == "all"
+    assert overridden["message.timeout.ms"] == 5  # producer_config may change anything
+    assert clients.delivers_in_order({}) and not clients.delivers_in_order({"message.timeout.ms": 5})
+    assert "consumer of group g: goka sets enable.auto.offset.store, partition.assignment.strategy itself" \
+        in caplog.text
+    assert "table reader goka-r: goka sets enable.auto.offset.store, enable.partition.eof itself" in caplog.text
 
 
 def test_topic_manager_on_an_embedded_cluster_object_inside_kafka_uses_its_settings(recorder: Recorder) -> None:
