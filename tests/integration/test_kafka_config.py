@@ -131,9 +131,14 @@ def test_every_client_gets_the_settings_and_the_pipeline_works(embedded_cluster:
             assert "home@de+5" in pages["api/query?source=visits-cfg-table&key=u1"]
         finally:
             server.stop()
-    assert main(["get", "visits-cfg-table", "u1", "-b", embedded_cluster.brokers, "-X", "client.id=cfg-test-app",
-                 "-X", "socket.keepalive.enable=true", "-X", f"sasl.password={SECRET}"]) == 0
+    cli = ["-b", embedded_cluster.brokers, "-X", "client.id=cfg-test-app", "-X", "socket.keepalive.enable=true",
+           "-X", f"sasl.password={SECRET}"]
+    assert main(["get", "visits-cfg-table", "u1", *cli]) == 0
     assert capsys.readouterr().out.strip() == "home@de+5"
+    assert main(["emit", "visits", "u2", "away", *cli]) == 0
+    assert main(["tail", "visits", "--from", "oldest", "--exit-at-end", *cli]) == 0
+    out = capsys.readouterr().out
+    assert "u1: home" in out and "u2: away" in out and SECRET not in out
 
     consumers, producers, admins = (client_log.by_kind(k) for k in ("consumer", "producer", "admin"))
     for config in consumers + producers + admins:
@@ -143,13 +148,14 @@ def test_every_client_gets_the_settings_and_the_pipeline_works(embedded_cluster:
         assert config["sasl.password"] == SECRET
     readers = {c["group.id"] for c in consumers}
     assert readers >= {"visits-cfg", "goka-processor-visits-cfg-recovery", "goka-processor-visits-cfg-follower",
-                       "goka-view-countries", "goka-view-visits-cfg-table", "goka-cli-get"}, readers
+                       "goka-view-countries", "goka-view-visits-cfg-table", "goka-cli-get", "goka-cli-tail"}, readers
     # consumer_config / producer_config override per client type, and only there
     assert all(c["fetch.wait.max.ms"] == 77 for c in consumers if c["group.id"].startswith(("visits-cfg", "goka-p")))
     assert not any("fetch.wait.max.ms" in c for c in producers + admins)
     assert sum(c.get("linger.ms") == 3 for c in producers) == 1  # the processor's; emitters keep goka's
-    # admin clients: processor, its lookup view, the view, 3 emitters, goka get; producers: 3 emitters, processor
-    assert len(admins) == 7 and len(producers) == 4
+    # admin clients: processor, its lookup view, the view, 3 emitters, goka get/emit/tail;
+    # producers: 3 emitters, processor, goka emit
+    assert len(admins) == 9 and len(producers) == 5
 
 
 def test_clients_without_the_right_security_settings_fail_and_never_show_the_secret(
