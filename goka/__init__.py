@@ -47,8 +47,10 @@ from goka.graph import (
     group_loop,
     group_table,
 )
+from goka.kafka import Kafka
 from goka.options import NilHandling, Offset
 from goka.processor import Processor
+from goka.topics import TopicManager
 from goka.view import View
 
 if TYPE_CHECKING:
@@ -69,6 +71,7 @@ __all__ = (
     "Input",
     "Inputs",
     "Join",
+    "Kafka",
     "Lookup",
     "Loop",
     "NilHandling",
@@ -81,6 +84,7 @@ __all__ = (
     "Processor",
     "ProcessorStoppedError",
     "StorageError",
+    "TopicManager",
     "UndeclaredTopicError",
     "View",
     "VisitAbortedError",

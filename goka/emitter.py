@@ -7,7 +7,7 @@ from types import TracebackType
 from typing import Any
 
 from goka.errors import CodecError, EmitterClosedError
-from goka.hash import Hasher
+from goka.hash import Hasher, check_hasher
 from goka.hash import goka as goka_hash
 
 __all__ = ["Emitter"]
@@ -34,7 +34,7 @@ class Emitter:
             raise ValueError(f"topic must be a non-empty string, got {topic!r}")
         self.topic = topic
         self.codec = codec
-        self.hasher = hasher
+        self.hasher = check_hasher(hasher, f"Emitter({topic!r})")
         self.default_headers = dict(default_headers or {})
         self.producer_config = dict(producer_config or {})
         self._closed = False

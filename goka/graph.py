@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable
 from typing import Any, NewType
 
 from goka.errors import GroupError
+from goka.hash import Hasher
+from goka.hash import goka as goka_hash
 
 __all__ = [
     "Stream",
@@ -146,14 +148,21 @@ class Join(Edge):
 
 
 class Lookup(Edge):
-    """A table of any partitioning, read with ``ctx.lookup(table, key)`` (served by a view)."""
+    """A table of any partitioning, read with ``ctx.lookup(table, key)`` (served by a view).
 
-    __slots__ = ()
+    ``hasher`` is the partitioner of the table's writers (default :func:`goka.hash.goka`;
+    :func:`goka.hash.murmur2` for a table written by the Java client or Kafka Streams).
+    """
 
-    def __init__(self, table: str, codec: Any) -> None:
+    __slots__ = ("hasher",)
+
+    def __init__(self, table: str, codec: Any, hasher: Hasher = goka_hash) -> None:
         _check_topic(table, "Lookup")
         _check_codec(codec, f"Lookup({table!r})")
+        if not callable(hasher):
+            raise GroupError(f"Lookup({table!r}): hasher {hasher!r} is not callable")
         super().__init__(table, codec)
+        self.hasher: Hasher = hasher
 
 
 class Persist(Edge):

@@ -27,3 +27,11 @@ __all__ = ["Hasher", "goka", "murmur2", "crc32", "fnv1a32", "murmur2_32"]
 
 #: A key-to-partition function: ``hasher(key, partition_count) -> partition``.
 Hasher: TypeAlias = Callable[[bytes | str, int], int]
+
+
+def check_hasher(hasher: object, where: str) -> Hasher:
+    """``hasher`` if it is callable, else a ``TypeError`` naming ``where`` it was given."""
+    if not callable(hasher):
+        raise TypeError(f"{where}: hasher must be a callable (key, partition_count) -> partition "
+                        f"such as goka.hash.murmur2, got {hasher!r}")
+    return hasher

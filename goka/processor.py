@@ -11,6 +11,8 @@ from types import TracebackType
 from typing import Any
 
 from goka.graph import GroupGraph
+from goka.hash import Hasher, check_hasher
+from goka.hash import goka as goka_hash
 from goka.options import NilHandling, Offset
 
 __all__ = ["Processor"]
@@ -28,6 +30,16 @@ class Processor:
     keys repeat within a batch, but views and other readers of the table topic see fewer
     intermediate values. Off by default; the table itself ends up the same either way.
     The tester ignores it.
+
+    ``brokers`` is a list of ``host:port``, a comma-separated string, a :class:`goka.Kafka`
+    (connection settings for every client the processor builds: admin, consumers,
+    producer, lookup views, table readers; ``consumer_config`` / ``producer_config`` win
+    over them), an EmbeddedCluster or a :class:`goka.tester.Tester`.
+
+    ``hasher`` is the partitioner of the group's inputs (default :func:`goka.hash.goka`):
+    ``get`` finds a key's table partition with it, and ``ctx.emit`` / ``ctx.loopback``
+    route with it. Use :func:`goka.hash.murmur2` when the inputs are produced by the Java
+    client or Kafka Streams.
     """
 
     def __init__(
@@ -46,9 +58,11 @@ class Processor:
         consumer_config: Mapping[str, Any] | None = None,
         producer_config: Mapping[str, Any] | None = None,
         coalesce_changelog: bool = False,
+        hasher: Hasher = goka_hash,
     ) -> None:
         if not isinstance(group, GroupGraph):
             raise TypeError(f"group must be a GroupGraph from goka.define_group(), got {type(group).__name__}")
+        self.hasher = check_hasher(hasher, f"Processor({group.group!r})")
         self.graph = group
         self.path = path
         self.storage = storage

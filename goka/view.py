@@ -5,6 +5,9 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
+from goka.hash import Hasher, check_hasher
+from goka.hash import goka as goka_hash
+
 __all__ = ["View"]
 
 
@@ -13,6 +16,12 @@ class View:
 
     ``start()`` recovers in a background thread and then follows the table;
     ``wait_recovered()`` blocks until every partition reached its high watermark once.
+
+    ``brokers`` is a list of ``host:port``, a comma-separated string, a :class:`goka.Kafka`
+    (connection settings for every client), an EmbeddedCluster or a tester. ``hasher``
+    maps a key to its partition for ``get``/``has``: the partitioner the table's writers
+    use (default :func:`goka.hash.goka`, Goka's; :func:`goka.hash.murmur2` for a table
+    written by the Java client or Kafka Streams).
     """
 
     def __init__(
@@ -25,9 +34,11 @@ class View:
         storage: Any = None,
         auto_reconnect: bool = True,
         consumer_config: dict[str, Any] | None = None,
+        hasher: Hasher = goka_hash,
     ) -> None:
         if not isinstance(table, str) or not table:
             raise ValueError(f"table must be a non-empty topic name, got {table!r}")
+        self.hasher = check_hasher(hasher, f"View({table!r})")
         self.table = table
         self.codec = codec
         self.path = path

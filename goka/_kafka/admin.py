@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from goka._kafka.clients import bootstrap_servers
+from goka._kafka.clients import base_config, cluster_of, rdkafka_log
 from goka.errors import CopartitionError, GokaError
 
 __all__ = [
@@ -77,10 +77,6 @@ class _ClusterLike(Protocol):
     ) -> None: ...
 
 
-def _is_cluster(brokers: object) -> bool:
-    return isinstance(getattr(brokers, "brokers", None), str) and callable(getattr(brokers, "create_topic", None))
-
-
 class _Backend(Protocol):
     def topics(self) -> dict[str, list[int]]: ...
 
@@ -94,15 +90,15 @@ class _AdminBackend:
 
     def __init__(
         self,
-        bootstrap: str,
+        brokers: Any,
         *,
         replication: int,
         request_timeout: float,
         client_config: Mapping[str, Any] | None = None,
     ) -> None:
-        conf: dict[str, Any] = {"client.id": "goka-topic-manager", **(client_config or {})}
-        conf["bootstrap.servers"] = bootstrap
-        self.bootstrap = bootstrap
+        conf: dict[str, Any] = {"client.id": "goka-topic-manager", "logger": rdkafka_log, **base_config(brokers),
+                                **(client_config or {})}
+        self.bootstrap: str = conf["bootstrap.servers"]
         self._replication = replication
         self._timeout = request_timeout
         self._admin: AdminClient | None = AdminClient(conf)
@@ -116,6 +112,7 @@ class _AdminBackend:
         try:
             return self._client().list_topics(timeout=self._timeout if timeout is None else timeout)
         except KafkaException as exc:
+            self._client().poll(0)  # serve librdkafka's log lines (they explain the failure)
             raise TopicError(f"metadata request to {self.bootstrap} failed: {exc.args[0]}") from exc
 
     def topics(self) -> dict[str, list[int]]:
@@ -151,9 +148,11 @@ class _AdminBackend:
 class _MockBackend:
     """Metadata over the wire, creation through the owning EmbeddedCluster's mock API."""
 
-    def __init__(self, cluster: _ClusterLike, *, request_timeout: float) -> None:
+    def __init__(self, cluster: _ClusterLike, *, request_timeout: float, brokers: Any = None,
+                 client_config: Mapping[str, Any] | None = None) -> None:
         self._cluster = cluster
-        self._meta = _AdminBackend(cluster.brokers, replication=1, request_timeout=request_timeout)
+        self._meta = _AdminBackend(cluster.brokers if brokers is None else brokers, replication=1,
+                                   request_timeout=request_timeout, client_config=client_config)
 
     def topics(self) -> dict[str, list[int]]:
         return self._meta.topics()
@@ -185,28 +184,31 @@ class TopicManager:
     @classmethod
     def for_brokers(
         cls,
-        brokers: str | Iterable[str] | _HasBrokers,
+        brokers: str | Iterable[str] | _HasBrokers | Any,
         *,
         replication: int | None = None,
         client_config: Mapping[str, Any] | None = None,
         create_timeout: float = 10.0,
         request_timeout: float = _REQUEST_TIMEOUT,
     ) -> TopicManager:
-        """A manager for ``brokers``: ``host:port`` strings, or an EmbeddedCluster object.
+        """A manager for ``brokers``: ``host:port`` strings, a :class:`goka.Kafka` (its
+        settings configure the AdminClient), or an EmbeddedCluster object.
 
         ``replication`` is the replication factor of created topics; ``None`` leaves it
         to the broker's ``default.replication.factor``. ``client_config`` is merged into
-        the AdminClient configuration (security settings and the like).
+        the AdminClient configuration last.
 
         Given only the bootstrap string of an EmbeddedCluster (e.g. in another process),
         look-ups work but creation raises :class:`TopicCreateError` at once.
         """
         backend: _Backend
-        if _is_cluster(brokers):
-            backend = _MockBackend(brokers, request_timeout=request_timeout)  # type: ignore[arg-type]
+        cluster = cluster_of(brokers)
+        if cluster is not None:
+            backend = _MockBackend(cluster, request_timeout=request_timeout, brokers=brokers,
+                                   client_config=client_config)
         else:
             backend = _AdminBackend(
-                bootstrap_servers(brokers),
+                brokers,
                 replication=-1 if replication is None else replication,
                 request_timeout=request_timeout,
                 client_config=client_config,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import confluent_kafka
@@ -39,7 +39,9 @@ __all__ = [
     "Message",
     "Producer",
     "TopicPartition",
+    "base_config",
     "bootstrap_servers",
+    "cluster_of",
     "consume_available",
     "delivers_in_order",
     "direct_producer",
@@ -64,18 +66,65 @@ def consume_available(consumer: Consumer, max_messages: int, timeout: float) -> 
 
 
 def bootstrap_servers(brokers: Any) -> str:
-    """``bootstrap.servers`` from a list of ``host:port``, a comma-separated string, or
-    any object with a ``brokers`` attribute (e.g. :class:`goka.EmbeddedCluster`)."""
+    """``bootstrap.servers`` from any accepted form of ``brokers`` (see :func:`base_config`)."""
+    return str(base_config(brokers)["bootstrap.servers"])
+
+
+def base_config(brokers: Any) -> dict[str, Any]:
+    """The configuration every client goka builds for ``brokers`` starts from.
+
+    ``brokers`` is a list of ``host:port``, a comma-separated string, a
+    :class:`goka.Kafka` (its ``config`` is included: security settings and the like) or
+    any object with a ``brokers`` attribute (e.g. :class:`goka.EmbeddedCluster`). Every
+    consumer, producer and admin client of goka is configured through this function.
+    """
+    from goka.kafka import Kafka
+
+    if isinstance(brokers, Kafka):
+        return {"bootstrap.servers": brokers.bootstrap, **brokers.config}
     inner = getattr(brokers, "brokers", None)
     if inner is not None:
         brokers = inner
+    items = list(brokers) if isinstance(brokers, Iterable) and not isinstance(brokers, (str, bytes, Mapping)) \
+        else None
     if isinstance(brokers, str):
         servers = brokers
+    elif items is not None and all(isinstance(b, str) for b in items):
+        servers = ",".join(items)
     else:
-        servers = ",".join(str(b) for b in brokers)
+        raise TypeError("brokers must be 'host:port[,...]', a list of 'host:port', a goka.Kafka or an "
+                        f"EmbeddedCluster, got {type(brokers).__name__}")
     if not servers:
         raise ValueError("no brokers given")
-    return servers
+    return {"bootstrap.servers": servers}
+
+
+def cluster_of(brokers: Any) -> Any:
+    """The :class:`goka.EmbeddedCluster` behind ``brokers`` (itself, or the one a
+    :class:`goka.Kafka` was built from), else ``None``."""
+    from goka.kafka import Kafka
+
+    if isinstance(brokers, Kafka):
+        return brokers.cluster
+    if isinstance(getattr(brokers, "brokers", None), str) and callable(getattr(brokers, "create_topic", None)):
+        return brokers
+    return None
+
+
+def _configure(tunable: dict[str, Any], essential: dict[str, Any], brokers: Any,
+               overrides: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
+    """A client's configuration: goka's ``tunable`` defaults < the shared settings of
+    ``brokers`` (:func:`base_config`) < the settings goka's semantics rest on
+    (``essential``: group ids, offset storage, end-of-partition events, ordered
+    delivery) < ``overrides`` (``consumer_config`` / ``producer_config``, which may
+    change anything)."""
+    shared = base_config(brokers)
+    ignored = sorted(k for k in shared if k in essential and str(shared[k]) != str(essential[k]))
+    if ignored:
+        logging.getLogger("goka.kafka").warning(
+            "%s: goka sets %s itself; the goka.Kafka setting is not used for this client (pass it in "
+            "consumer_config/producer_config to override)", what, ", ".join(ignored))
+    return {**tunable, **shared, **essential, **(overrides or {})}
 
 
 #: librdkafka's own log lines go through Python logging instead of stderr
@@ -95,43 +144,39 @@ def group_consumer(brokers: Any, group: str, *, client_id: str, auto_offset_rese
     Offsets are stored by goka only after everything a message produced was
     acknowledged (``enable.auto.offset.store=false``) and committed every second.
     """
-    config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap_servers(brokers),
-        "group.id": group,
+    return Consumer(_configure({
         "client.id": client_id,
-        "partition.assignment.strategy": "range",
         "session.timeout.ms": 10000,
         "heartbeat.interval.ms": 3000,
-        "enable.auto.commit": True,
         "auto.commit.interval.ms": 1000,
+        "logger": rdkafka_log,
+        **_FETCH,
+    }, {
+        "group.id": group,
+        "partition.assignment.strategy": "range",  # co-partitioned inputs: same partitions together
+        "enable.auto.commit": True,
         "enable.auto.offset.store": False,
         "auto.offset.reset": auto_offset_reset,
         "allow.auto.create.topics": False,
-        "logger": rdkafka_log,
-        **_FETCH,
-    }
-    config.update(overrides or {})
-    return Consumer(config)
+    }, brokers, overrides, f"consumer of group {group}"))
 
 
 def reader_consumer(brokers: Any, *, client_id: str, overrides: Mapping[str, Any] | None = None) -> Consumer:
     """A group-less consumer that reads assigned table partitions and reports end of
     partition (used for recovery and for following tables)."""
-    config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap_servers(brokers),
+    return Consumer(_configure({
+        "client.id": client_id,
+        "logger": rdkafka_log,
+        **_FETCH,
+    }, {
         # librdkafka requires a group.id even for assign(); it is never joined or committed.
         "group.id": client_id,
-        "client.id": client_id,
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
         "enable.partition.eof": True,
         "auto.offset.reset": "earliest",
         "allow.auto.create.topics": False,
-        "logger": rdkafka_log,
-        **_FETCH,
-    }
-    config.update(overrides or {})
-    return Consumer(config)
+    }, brokers, overrides, f"table reader {client_id}"))
 
 
 #: A producer with these settings delivers each partition's records in order and never
@@ -166,23 +211,19 @@ def producer(brokers: Any, *, client_id: str, overrides: Mapping[str, Any] | Non
              ordered: bool = False) -> Producer:
     """A producer whose delivery reports resolve goka's pending work (with ``ordered``:
     configured as :data:`ORDERED`, before ``overrides``)."""
-    config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap_servers(brokers),
+    essential: dict[str, Any] = {"acks": "all", **(ORDERED if ordered else {})}
+    overrides = overrides or {}
+    if ordered and "enable.gapless.guarantee" not in overrides and \
+            str(overrides.get("enable.idempotence", True)).lower() not in ("true", "1"):
+        del essential["enable.gapless.guarantee"]  # it requires idempotence
+    return Producer(_configure({
         "client.id": client_id,
-        "acks": "all",
         "linger.ms": 5,
         "batch.num.messages": 10000,
         "queue.buffering.max.messages": 1000000,
         "queue.buffering.max.kbytes": 1048576,
         "logger": rdkafka_log,
-        **(ORDERED if ordered else {}),
-    }
-    overrides = overrides or {}
-    if ordered and "enable.gapless.guarantee" not in overrides and \
-            str(overrides.get("enable.idempotence", True)).lower() not in ("true", "1"):
-        del config["enable.gapless.guarantee"]  # it requires idempotence
-    config.update(overrides)
-    return Producer(config)
+    }, essential, brokers, overrides, f"producer {client_id}"))
 
 
 _DIRECT = ("rd_kafka_topic_new", "rd_kafka_topic_destroy", "rd_kafka_produce_batch", "rd_kafka_name")

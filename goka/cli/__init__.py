@@ -27,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="goka", description="goka for Python: stateful stream processing on Apache Kafka.",
-        epilog="Run 'goka COMMAND --help' for a command's options. Brokers default to $GOKA_BROKERS.")
+        epilog="Run 'goka COMMAND --help' for a command's options. Every command connects with --brokers, "
+               "-X KEY=VALUE (librdkafka settings) and --config FILE (.properties); brokers default to "
+               "$GOKA_BROKERS.")
     parser.add_argument("--version", action="version", version=f"goka {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (demo, run, get, emit, tail):

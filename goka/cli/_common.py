@@ -11,8 +11,8 @@ from typing import Any
 
 from goka import codec, hash
 
-__all__ = ["CODECS", "HASHERS", "add_brokers", "add_codec", "add_log_level", "format_value",
-           "parse_pairs", "parse_value", "setup_logging"]
+__all__ = ["CODECS", "HASHERS", "add_brokers", "add_codec", "add_log_level", "brokers_from_args",
+           "format_value", "parse_pairs", "parse_settings", "parse_value", "setup_logging"]
 
 #: ``--codec`` choices
 CODECS: dict[str, Callable[[], Any]] = {
@@ -30,9 +30,56 @@ WORKER_LOG_FORMAT = "%(asctime)s %(levelname)-7s [%(processName)s] %(name)s: %(m
 
 
 def add_brokers(parser: argparse.ArgumentParser) -> None:
-    default = os.environ.get("GOKA_BROKERS", "localhost:9092")
-    parser.add_argument("--brokers", "-b", default=default, metavar="HOST:PORT[,...]",
-                        help=f"Kafka bootstrap servers (env GOKA_BROKERS; default {default})")
+    """``--brokers``, ``-X KEY=VALUE`` and ``--config FILE``; read them with :func:`brokers_from_args`."""
+    default = os.environ.get("GOKA_BROKERS")
+    group = parser.add_argument_group("connection")
+    group.add_argument("--brokers", "-b", default=None, metavar="HOST:PORT[,...]",
+                       help="Kafka bootstrap servers (default: bootstrap.servers of -X/--config, else "
+                            f"$GOKA_BROKERS{' = ' + default if default else ''}, else localhost:9092)")
+    group.add_argument("-X", dest="kafka_settings", action="append", metavar="KEY=VALUE",
+                       help="librdkafka setting for every client, e.g. -X security.protocol=SASL_SSL "
+                            "(repeatable; wins over --config)")
+    group.add_argument("--config", dest="kafka_config_file", metavar="FILE",
+                       help="Java-style .properties file of client settings (as the Kafka tools take: "
+                            "bootstrap.servers, security.protocol, sasl.*, ssl.*, ...)")
+
+
+def parse_settings(items: list[str] | None) -> dict[str, str]:
+    """``-X`` items -> settings; an error names the item by position and key only (values
+    may be secrets)."""
+    out = {}
+    for n, item in enumerate(items or (), 1):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"goka: -X takes KEY=VALUE; item {n} has no '=' after a key")
+        out[key.strip()] = value
+    return out
+
+
+def brokers_from_args(args: argparse.Namespace) -> Any:
+    """What to pass as ``brokers``: the bootstrap string, or a :class:`goka.Kafka` when
+    ``-X`` or ``--config`` give settings. Bootstrap servers: ``--brokers``, else
+    ``bootstrap.servers`` of -X/--config, else ``$GOKA_BROKERS``, else localhost:9092."""
+    from goka.kafka import Kafka, librdkafka_settings, parse_properties
+
+    settings: dict[str, Any] = {}
+    path = getattr(args, "kafka_config_file", None)
+    if path:
+        try:
+            with open(path, encoding="utf-8") as f:
+                settings.update(parse_properties(f.read()))
+        except OSError as exc:
+            raise SystemExit(f"goka: cannot read --config {path}: {exc.strerror or exc}") from None
+    settings.update(parse_settings(getattr(args, "kafka_settings", None)))
+    from_config = settings.pop("bootstrap.servers", None) or settings.pop("metadata.broker.list", None)
+    settings.pop("metadata.broker.list", None)
+    bootstrap = args.brokers or from_config or os.environ.get("GOKA_BROKERS") or "localhost:9092"
+    if not settings:
+        return bootstrap
+    try:
+        return Kafka(bootstrap, librdkafka_settings(settings, source=path or "-X"))
+    except (TypeError, ValueError) as exc:
+        raise SystemExit(f"goka: {exc}") from None
 
 
 def add_codec(parser: argparse.ArgumentParser, default: str, what: str = "values") -> None:

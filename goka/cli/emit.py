@@ -5,7 +5,8 @@ import argparse
 import sys
 from typing import Any
 
-from goka.cli._common import CODECS, HASHERS, add_brokers, add_codec, add_log_level, parse_pairs, parse_value
+from goka.cli._common import (CODECS, HASHERS, add_brokers, add_codec, add_log_level, brokers_from_args, parse_pairs,
+                              parse_value)
 from goka.errors import GokaError
 
 __all__ = ["add_parser", "run"]
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     headers = parse_pairs(args.header, "--header")
     hasher = HASHERS[args.hasher]
     try:
-        with goka.Emitter(args.brokers, args.topic, CODECS[args.codec](), hasher=hasher) as emitter:
+        with goka.Emitter(brokers_from_args(args), args.topic, CODECS[args.codec](), hasher=hasher) as emitter:
             offset = emitter.emit_sync(args.key, value, headers or None)
             partition = hasher(args.key.encode("utf-8", "surrogateescape"), emitter._backend.num_partitions)
     except (GokaError, RuntimeError, TimeoutError) as exc:

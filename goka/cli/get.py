@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from goka.cli._common import CODECS, HASHERS, add_brokers, add_codec, add_log_level, format_value
+from goka.cli._common import CODECS, HASHERS, add_brokers, add_codec, add_log_level, brokers_from_args, format_value
 from goka.errors import GokaError
 from goka.runtime.table import PartitionTable, TableReader
 from goka.runtime.progress import RecoveryProgress
@@ -50,8 +50,9 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from goka._kafka.admin import TopicManager
 
+    brokers = brokers_from_args(args)
     try:
-        with TopicManager.for_brokers(args.brokers) as topics:
+        with TopicManager.for_brokers(brokers) as topics:
             count = len(topics.partitions(args.table))
     except GokaError as exc:
         print(f"goka get: {exc}", file=sys.stderr)
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     partition = HASHERS[args.hasher](kbytes, count)
     storage = _OneKey(kbytes)
     table = PartitionTable(args.table, partition, storage)
-    reader = TableReader(args.brokers, client_id="goka-cli-get", follow=False)
+    reader = TableReader(brokers, client_id="goka-cli-get", follow=False)
     reader.start()
     try:
         reader.add([table])

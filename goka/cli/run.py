@@ -20,7 +20,7 @@ import time
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from goka.cli._common import WORKER_LOG_FORMAT, add_brokers, add_log_level, parse_pairs, setup_logging
+from goka.cli._common import WORKER_LOG_FORMAT, add_brokers, add_log_level, brokers_from_args, parse_pairs, setup_logging
 from goka.cli.worker import WorkerOptions, build_components, describe_error, load_target, worker_main
 
 __all__ = ["add_parser", "run"]
@@ -39,12 +39,15 @@ the others are stopped too. Exit status: 0 after a clean stop, 1 when a worker f
 EXAMPLES = """\
 MODULE:ATTR names a goka.GroupGraph, a Processor or View, a list of them, or a factory
 returning them (called with the arguments it declares among brokers, worker, path,
-consumer_config). Each worker keeps its tables under PATH/worker-<i>/<group>.
+consumer_config). brokers is the --brokers string, or a goka.Kafka carrying the -X/--config
+settings, which every client of every worker uses. Each worker keeps its tables under
+PATH/worker-<i>/<group>.
 
 examples:
   goka run myapp.clicks:group --brokers kafka:9092 --workers 4
   goka run app.py:build --workers 2 --web 9095      # monitors on :9095 and :9096
   goka run myapp:group -C session.timeout.ms=6000 --fail-fast
+  goka run myapp:group --config client.properties -X client.id=clicks
 """
 
 
@@ -226,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     tty = args.progress == "bar" or (args.progress == "auto" and args.workers == 1 and os.isatty(2))
     base = WorkerOptions(
-        target=args.target, brokers=args.brokers, path=os.path.abspath(args.path), cwd=os.getcwd(),
+        target=args.target, brokers=brokers_from_args(args), path=os.path.abspath(args.path), cwd=os.getcwd(),
         consumer_config=parse_pairs(args.consumer_config, "--consumer-config"),
         producer_config=parse_pairs(args.producer_config, "--producer-config"),
         initial_offset=args.initial_offset, hot_standby=args.hot_standby, web_port=args.web,
@@ -239,7 +242,7 @@ def run(args: argparse.Namespace) -> int:
         log.error("goka run: cannot load %s: %s", args.target, describe_error(exc))
         return 2
     options = [WorkerOptions(**{**base.__dict__, "index": i}) for i in range(args.workers)]
-    log.info("goka run %s: %d workers, brokers %s", args.target, args.workers, args.brokers)
+    log.info("goka run %s: %d workers, brokers %s", args.target, args.workers, base.brokers)
     return _Supervisor(args, options).run()
 
 

@@ -8,7 +8,7 @@ import sys
 import threading
 from typing import Any
 
-from goka.cli._common import CODECS, add_brokers, add_codec, add_log_level, format_value
+from goka.cli._common import CODECS, add_brokers, add_codec, add_log_level, brokers_from_args, format_value
 from goka.errors import GokaError
 
 __all__ = ["add_parser", "run"]
@@ -55,8 +55,9 @@ def run(args: argparse.Namespace) -> int:
     from goka._kafka.admin import TopicManager
     from goka._kafka.clients import OFFSET_BEGINNING, OFFSET_END, KafkaError, TopicPartition, reader_consumer
 
+    brokers = brokers_from_args(args)
     try:
-        with TopicManager.for_brokers(args.brokers) as topics:
+        with TopicManager.for_brokers(brokers) as topics:
             partitions = topics.partitions(args.topic)
     except GokaError as exc:
         print(f"goka tail: {exc}", file=sys.stderr)
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     restore = {sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     codec = CODECS[args.codec]()
     start = OFFSET_BEGINNING if args.start == "oldest" else OFFSET_END
-    consumer = reader_consumer(args.brokers, client_id="goka-cli-tail")
+    consumer = reader_consumer(brokers, client_id="goka-cli-tail")
     consumer.assign([TopicPartition(args.topic, p, start) for p in partitions])
     at_end: set[int] = set()
     printed = 0

@@ -4,7 +4,7 @@ runs them until told to stop, and reports to the supervisor over a pipe.
 ``ATTR`` names (dots allowed) a :class:`goka.GroupGraph`, a :class:`goka.Processor` or
 :class:`goka.View`, a list of these, or a factory returning any of them. A factory is
 called with the keyword arguments it declares among ``brokers`` (the ``--brokers``
-string), ``worker`` (this worker's index), ``path`` (this worker's state directory) and
+string, or a :class:`goka.Kafka` when ``-X``/``--config`` give settings), ``worker`` (this worker's index), ``path`` (this worker's state directory) and
 ``consumer_config`` (the ``--consumer-config`` pairs). A GroupGraph becomes
 ``goka.Processor(brokers, graph, path=<path>/<group>, ...)`` with the command's options.
 
@@ -38,7 +38,8 @@ class WorkerOptions:
     """Everything a worker needs (picklable: sent to a spawned process)."""
 
     target: str
-    brokers: str
+    #: the bootstrap string, or a goka.Kafka with the -X/--config settings (repr masks secrets)
+    brokers: Any
     index: int = 0
     path: str = ""
     cwd: str = field(default_factory=os.getcwd)

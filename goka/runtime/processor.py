@@ -38,7 +38,6 @@ from goka.errors import (
     UndeclaredTopicError,
     VisitAbortedError,
 )
-from goka.hash import goka as goka_hash
 from goka.runtime.latency import LatencyHistogram
 from goka.options import Offset
 from goka._core.partition import PartitionProcessor, process_batch
@@ -145,7 +144,7 @@ class KafkaProcessor:
         if self.graph.persist is None:
             raise UndeclaredTopicError(f"group {self.group!r} has no Persist edge")
         kbytes = key.encode("utf-8", "surrogateescape")
-        partition = goka_hash(kbytes, self.num_partitions)
+        partition = self.proc.hasher(kbytes, self.num_partitions)
         pp = self.partitions.get(partition)
         if pp is not None:
             data = pp.get(kbytes)
@@ -225,7 +224,7 @@ class KafkaProcessor:
             from goka.view import View
 
             view = View(self.brokers, table, edge.codec, path=os.path.join(self.storage_root(), "lookup"),
-                        consumer_config=proc.consumer_config or None)
+                        consumer_config=proc.consumer_config or None, hasher=edge.hasher)
             self.lookups[table] = view
             view.start()
         for view in self.lookups.values():
@@ -320,7 +319,7 @@ class KafkaProcessor:
         lookups = {t: view.get for t, view in self.lookups.items()}
         return PartitionProcessor(
             graph, p, produce_batch=self._produce_batch, partitions_of=self._partitions_of,
-            hasher=goka_hash, fail=self.fail, storage=storage, joins=joins, lookups=lookups,
+            hasher=self.proc.hasher, fail=self.fail, storage=storage, joins=joins, lookups=lookups,
             nil_handling=self.proc.nil_handling, ack_each=not delivers_in_order(self.proc.producer_config),
             coalesce=self.proc.coalesce_changelog)
 

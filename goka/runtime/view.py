@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from goka._kafka.admin import TopicManager
 from goka.errors import CodecError, NotRecoveredError, ProcessorStoppedError
-from goka.hash import goka as goka_hash
 from goka.runtime.table import PartitionTable, TableReader
 from goka.storage import default_path
 from goka.storage.lmdb import LMDB
@@ -26,6 +25,7 @@ class KafkaView:
         self.view = view
         self.table = view.table
         self.codec = view.codec
+        self.hasher = view.hasher
         self.brokers = brokers
         with TopicManager.for_brokers(brokers) as topics:
             self.num_partitions = len(topics.partitions(view.table))
@@ -102,13 +102,13 @@ class KafkaView:
     def get(self, key: str) -> Any:
         self._check()
         kbytes = key.encode("utf-8", "surrogateescape")
-        data = self.tables[goka_hash(kbytes, self.num_partitions)].storage.get(kbytes)
+        data = self.tables[self.hasher(kbytes, self.num_partitions)].storage.get(kbytes)
         return None if data is None else self._decode(key, data)
 
     def has(self, key: str) -> bool:
         self._check()
         kbytes = key.encode("utf-8", "surrogateescape")
-        return self.tables[goka_hash(kbytes, self.num_partitions)].storage.has(kbytes)
+        return self.tables[self.hasher(kbytes, self.num_partitions)].storage.has(kbytes)
 
     def items(self, prefix: str | None = None, start: str | None = None,
               end: str | None = None) -> Iterator[tuple[str, Any]]:

@@ -165,6 +165,25 @@ def hashing(key: str, raw: bytes) -> None:
     goka.hash.goka(42, 10)  # E: arg-type
 
 
+# -- connection settings, topics, hashers on readers ----------------------------------
+def connection(group: goka.GroupGraph) -> None:
+    kafka = goka.Kafka(["kafka:9092"], {"security.protocol": "SASL_SSL"})
+    reveal_type(kafka)  # R: goka.kafka.Kafka
+    reveal_type(kafka.bootstrap)  # R: str
+    reveal_type(kafka.config)  # R: typing.Mapping[str, Any]
+    reveal_type(goka.Kafka.from_properties("client.properties"))  # R: goka.kafka.Kafka
+    goka.Processor(kafka, group, hasher=goka.hash.murmur2)
+    goka.View(kafka, "t", codec.String(), hasher=goka.hash.murmur2)
+    reveal_type(goka.Lookup("t", codec.String(), hasher=goka.hash.murmur2))  # R: goka.graph.Lookup
+    goka.View(kafka, "t", codec.String(), hasher=len)  # E: arg-type
+    with goka.TopicManager(kafka) as tm:
+        reveal_type(tm)  # R: goka.topics.TopicManager
+        reveal_type(tm.partitions("t"))  # R: list[int]
+        reveal_type(tm.topics())  # R: list[str]
+        reveal_type(tm.ensure_table("t", 4))  # R: None
+        tm.ensure_stream("t", "4")  # E: arg-type
+
+
 # -- errors and options ----------------------------------------------------------------
 def errors(tt: Tester) -> None:
     try:
