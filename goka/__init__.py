@@ -47,6 +47,7 @@ from goka.graph import (
     group_table,
 )
 from goka.options import NilHandling, Offset
+from goka.policy import DeadLetter, Fail, Retry, Skip
 from goka.processor import Processor
 from goka.view import View
 
@@ -59,9 +60,11 @@ __all__ = (
     "CodecError",
     "Context",
     "CopartitionError",
+    "DeadLetter",
     "EmbeddedCluster",
     "Emitter",
     "EmitterClosedError",
+    "Fail",
     "GokaError",
     "GroupError",
     "GroupGraph",
@@ -79,6 +82,8 @@ __all__ = (
     "ProcessingError",
     "Processor",
     "ProcessorStoppedError",
+    "Retry",
+    "Skip",
     "UndeclaredTopicError",
     "View",
     "VisitAbortedError",

@@ -11,7 +11,9 @@ from types import TracebackType
 from typing import Any
 
 from goka.graph import GroupGraph
+from goka._core.failure import check_dead_letters
 from goka.options import NilHandling, Offset
+from goka.policy import Policy
 
 __all__ = ["Processor"]
 
@@ -28,6 +30,11 @@ class Processor:
     keys repeat within a batch, but views and other readers of the table topic see fewer
     intermediate values. Off by default; the table itself ends up the same either way.
     The tester ignores it.
+
+    ``on_error`` is the error policy of every input edge that has none of its own
+    (:class:`goka.Fail` by default; :class:`goka.Skip`, :class:`goka.DeadLetter`,
+    :class:`goka.Retry`, see :mod:`goka.policy`). Skipped and dead-lettered messages are
+    counted per partition and input topic in ``stats()`` (``skipped``, ``dead_lettered``).
     """
 
     def __init__(
@@ -46,6 +53,7 @@ class Processor:
         consumer_config: Mapping[str, Any] | None = None,
         producer_config: Mapping[str, Any] | None = None,
         coalesce_changelog: bool = False,
+        on_error: Policy | None = None,
     ) -> None:
         if not isinstance(group, GroupGraph):
             raise TypeError(f"group must be a GroupGraph from goka.define_group(), got {type(group).__name__}")
@@ -61,6 +69,8 @@ class Processor:
         self.consumer_config = dict(consumer_config or {})
         self.producer_config = dict(producer_config or {})
         self.coalesce_changelog = coalesce_changelog
+        check_dead_letters(group, on_error)
+        self.on_error = on_error
         factory = getattr(brokers, "_processor_backend", None)
         if factory is not None:
             self._backend = factory(self)

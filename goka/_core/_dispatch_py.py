@@ -368,12 +368,16 @@ class Dispatcher:
             callback(ctx, msg)
         except Exception as exc:
             failure = ctx._failure if ctx._failure is not None else exc
-            raise ProcessingError(f"{type(failure).__name__}: {failure}", group=self.group, topic=ctx._topic,
-                                  partition=self.partition, offset=ctx._offset, key=ctx.key) from failure
+            err = ProcessingError(f"{type(failure).__name__}: {failure}", group=self.group, topic=ctx._topic,
+                                  partition=self.partition, offset=ctx._offset, key=ctx.key)
+            err.by_fail = ctx._failure is not None
+            raise err from failure
         if ctx._failure is not None:  # ctx.fail() whose exception the callback swallowed
             failure = ctx._failure
-            raise ProcessingError(f"{type(failure).__name__}: {failure}", group=self.group, topic=ctx._topic,
-                                  partition=self.partition, offset=ctx._offset, key=ctx.key) from failure
+            err = ProcessingError(f"{type(failure).__name__}: {failure}", group=self.group, topic=ctx._topic,
+                                  partition=self.partition, offset=ctx._offset, key=ctx.key)
+            err.by_fail = True
+            raise err from failure
 
 
 def _key_text(key: bytes | None) -> str:
