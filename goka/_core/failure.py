@@ -15,7 +15,7 @@ from typing import Any
 from goka.errors import GroupError, ProcessingError
 from goka.policy import DeadLetter, Fail, Policy, Retry, Skip, check_policy, dead_letter_topics
 
-__all__ = ["policies_of", "settle", "handle_failure", "error_headers", "raw_headers", "check_dead_letters",
+__all__ = ["policies_of", "settle", "handle_failure", "error_headers", "raw_headers", "check_dead_letters", "describe",
            "dead_letter_targets"]
 
 log = logging.getLogger("goka.processor")
@@ -91,6 +91,13 @@ def _cause(exc: BaseException) -> BaseException:
     return exc
 
 
+def describe(exc: BaseException) -> str:
+    """``"<class>: <message>"`` of the error that made a message fail (the callback's own
+    exception for a callback failure)."""
+    cause = _cause(exc)
+    return f"{type(cause).__name__}: {cause}"
+
+
 def error_headers(group: str, topic: str, partition: int, offset: int, exc: BaseException) -> list[tuple[str, bytes]]:
     """The ``goka.error.*`` headers of a dead-letter record."""
     cause = _cause(exc)
@@ -132,8 +139,8 @@ def handle_failure(pp: Any, topic: str, offset: int, key: bytes | None, value: b
                        raw_headers(headers) + error_headers(pp.group, topic, pp.partition, offset, err))
         pp.dead_lettered[topic] = pp.dead_lettered.get(topic, 0) + 1
         log.warning("group %s: message dead-lettered to %r (topic=%r, partition=%d, offset=%d, key=%r): %s",
-                    pp.group, final.topic, topic, pp.partition, offset, _key_text(key), _cause(err))
+                    pp.group, final.topic, topic, pp.partition, offset, _key_text(key), describe(err))
     else:
         pp.skipped[topic] = pp.skipped.get(topic, 0) + 1
         log.warning("group %s: message skipped (topic=%r, partition=%d, offset=%d, key=%r): %s",
-                    pp.group, topic, pp.partition, offset, _key_text(key), _cause(err))
+                    pp.group, topic, pp.partition, offset, _key_text(key), describe(err))

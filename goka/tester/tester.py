@@ -33,7 +33,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from goka._core.dispatch import Dispatcher
-from goka._core.failure import error_headers, policies_of, raw_headers, settle
+from goka._core.failure import describe, error_headers, policies_of, raw_headers, settle
 from goka.errors import GokaError, ProcessingError, ProcessorStoppedError, UndeclaredTopicError
 from goka.policy import DeadLetter
 from goka.storage import Storage
@@ -353,7 +353,7 @@ class _TesterProcessor:
             return
         final, err = result
         group = self.graph.group
-        cause = err.__cause__ if isinstance(err, ProcessingError) and err.__cause__ is not None else err
+        cause = describe(err)
         if isinstance(final, DeadLetter):
             headers = raw_headers(record.headers) + error_headers(group, topic, 0, offset, err)
             self.tester._append(final.topic, record.key, record.value, headers)
