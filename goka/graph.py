@@ -329,7 +329,8 @@ def define_group(group: str, *edges: Edge | Inputs | Visitor) -> GroupGraph:
     if visitors and not persists:
         raise GroupError(f"group {group!r}: visitors {sorted(visitors)} need a Persist edge")
     own = {*consumed, table, loop_topic}
-    for edge in [*inputs, *loops]:
+    handlers: list[Input | Loop] = [*inputs, *loops]
+    for edge in handlers:
         for topic in dead_letter_topics(edge.on_error):
             if topic in own:
                 raise GroupError(f"group {group!r}: dead-letter topic {topic!r} of {edge!r} is a topic the "

@@ -55,6 +55,21 @@ def committed(broker: Any, group: str, topic: str, partitions: int) -> dict[int,
         consumer.close()
 
 
+def scrape(proc: goka.Processor) -> dict[str, dict[tuple[str, str, str], float]]:
+    """The policy counters as /metrics serves them: {family: {(group, topic, partition): value}}."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from goka.web.metrics import GokaCollector
+
+    registry = CollectorRegistry()
+    registry.register(GokaCollector(processors=[proc]))
+    families = {f.name: f for f in text_string_to_metric_families(generate_latest(registry).decode())}
+    return {name: {(s.labels["group"], s.labels["topic"], s.labels["partition"]): s.value
+                   for s in families[name].samples if s.name.endswith("_total")}
+            for name in ("goka_skipped_messages", "goka_dead_lettered_messages")}
+
+
 def processor(broker: Any, graph: goka.GroupGraph, path: Path, **kw: Any) -> goka.Processor:
     return goka.Processor(broker.brokers, graph, path=str(path), consumer_config=broker.group_config, **kw)
 
@@ -143,6 +158,14 @@ def test_skip(broker: Any, tmp_path: Path, wait_for: Any, caplog: pytest.LogCapt
                  TIMEOUT, "every message committed")
         assert proc.get("k") == 3 and proc.get("bad") is None
         assert proc.stats()["partitions"][0]["skipped"] == {topic: 2}
+        metrics = scrape(proc)
+        assert metrics["goka_skipped_messages"] == {(group, topic, "0"): 2.0}
+        assert metrics["goka_dead_lettered_messages"] == {(group, topic, "0"): 0.0}
+        from goka.web.monitor import processor_snapshot
+
+        snap = processor_snapshot("p", proc)
+        assert snap["totals"]["skipped"] == 2 and snap["totals"]["dead_lettered"] == 0
+        assert [(r["topic"], r["skipped"]) for r in snap["partitions"]] == [(topic, 2)]
     assert [int(v) for _, v, _ in read_topic(broker, out, 1)] == [1, 2, 3]
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "skipped" in r.getMessage()]
     assert any(f"topic={topic!r}, partition=0, offset=1, key='k'): RuntimeError: cannot process 2" in w
@@ -166,6 +189,7 @@ def test_dead_letter(broker: Any, tmp_path: Path, wait_for: Any) -> None:
                  TIMEOUT, "every message committed")
         assert proc.get("k") == 2
         assert proc.stats()["partitions"][p]["dead_lettered"] == {topic: 1}
+        assert scrape(proc)["goka_dead_lettered_messages"] == {(group, topic, str(q)): float(q == p) for q in (0, 1)}
     assert dlq in broker.brokers.topics() and len(broker.brokers.partitions(dlq)) == 2
     records = read_topic(broker, dlq, 2)
     assert len(records) == 1
