@@ -373,7 +373,8 @@ cdef class Context:
 
     # -- flow control -----------------------------------------------------------------
     def fail(self, exc):
-        """Stop the processor with ``exc``; the current message is not committed."""
+        """Stop the processor with ``exc``, whatever the error policy (``on_error``); the
+        current message is not committed and what it did is discarded."""
         if not isinstance(exc, BaseException):
             exc = RuntimeError(str(exc))
         self._failure = exc
