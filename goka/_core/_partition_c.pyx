@@ -22,7 +22,7 @@ same committable offsets, storage contents and produced records.
 """
 cimport cython
 from cpython.dict cimport PyDict_GetItemWithError
-from cpython.list cimport PyList_Append, PyList_GET_SIZE
+from cpython.list cimport PyList_Append, PyList_Clear, PyList_GET_SIZE
 from cpython.ref cimport PyObject
 
 import logging
@@ -147,11 +147,11 @@ cdef class TableCache:
                     writes[key] = old
             if not writes:
                 self.current = None
-        del undo[:]
+        PyList_Clear(undo)
 
     def seal(self):
         """Close the batch's generation; later writes start a new one."""
-        del self.undo[:]
+        PyList_Clear(self.undo)
         if self.current is not None:
             self.sealed.append(self.current)
             self.current = None
@@ -470,7 +470,7 @@ cdef class PartitionProcessor:
                     record.pop("headers", None)
                 else:
                     record["headers"] = headers
-        del undo[:]
+        PyList_Clear(undo)
         if self.table is not None:
             self.table.rollback()
 
@@ -505,9 +505,9 @@ cdef class PartitionProcessor:
             ticket = <Ticket>found
         self.current = ticket
         if PyList_GET_SIZE(self._undo):
-            del self._undo[:]
+            PyList_Clear(self._undo)
         if self.table is not None and PyList_GET_SIZE(self.table.undo):
-            del self.table.undo[:]
+            PyList_Clear(self.table.undo)
         try:
             self._dispatch(topic, offset, _m_key(msg), _m_value(msg), _m_timestamp(msg)[1], msg.headers)
         except BaseException as exc:
@@ -537,8 +537,8 @@ cdef class PartitionProcessor:
                 else:
                     keys.add(k)
         for key in sorted(keys):
-            del self._undo[:]
-            del table.undo[:]
+            PyList_Clear(self._undo)
+            PyList_Clear(table.undo)
             try:
                 self.dispatcher.visit(name, key, meta)
             except BaseException:
@@ -555,7 +555,7 @@ cdef class PartitionProcessor:
             reports = self.outbox_size if self.ack_each else len(self.outbox)
             outbox, self.outbox, self.outbox_size = self.outbox, {}, 0
             self._changelog.clear()
-            del self._undo[:]
+            PyList_Clear(self._undo)
             ack = BatchAck(self, list(self.open.values()), gen, reports).ack
             for (topic, partition), records in outbox.items():
                 if self.ack_each:
