@@ -75,13 +75,16 @@ def processor(broker: Any, graph: goka.GroupGraph, path: Path, **kw: Any) -> gok
 
 
 def counter(group: str, topic: str, out: str, fail: Any, on_error: Any = None) -> goka.GroupGraph:
-    """Counts messages per key, emits each count to ``out``, then raises if ``fail(msg)``."""
+    """Counts messages per key, emits each count to ``out``, then raises if ``fail(msg)``
+    (after taking a deferred commit it never completes: a discarded attempt's deferred
+    commit must not hold the partition)."""
 
     def count(ctx: goka.Context, msg: int) -> None:
         n = (ctx.value() or 0) + 1
         ctx.set_value(n)
         ctx.emit(out, ctx.key, n)
         if fail(msg):
+            ctx.defer_commit()
             raise RuntimeError(f"cannot process {msg}")
 
     return goka.define_group(group, goka.Input(topic, codec.Int64(), count, on_error=on_error),

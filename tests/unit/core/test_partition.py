@@ -737,3 +737,28 @@ def test_retry_interrupted_by_stop(partition: ModuleType) -> None:
     with pytest.raises(ProcessingError, match="attempt 1"):
         s.pp.process(Msg(IN, 0, b"a", b"t9"))
     assert ATTEMPTS == {b"a": 1}
+
+
+@settings(max_examples=200, deadline=None)
+@given(msgs=st.lists(st.tuples(st.sampled_from([IN, "in2"]), st.sampled_from([b"a", b"bb", b"ccc"]),
+                               st.lists(st.sampled_from(["s1", "s2", "d", "e7", "h8", "l9", "w", "r", "f"]),
+                                        max_size=4)), max_size=25),
+       coalesce=st.booleans())
+def test_skipped_messages_leave_no_trace(partition: ModuleType, msgs: list[tuple[str, bytes, list[str]]],
+                                         coalesce: bool) -> None:
+    """All or nothing, as a property: skipping the failing messages gives exactly the table
+    and the records of never sending them."""
+
+    def outcome(batch: list[tuple[str, bytes, list[str]]], on_error: Any) -> Any:
+        s = Setup(partition, coalesce=coalesce, on_error=on_error)
+        for i, (topic, key, cmds) in enumerate(batch):
+            s.pp.process(Msg(topic, i, key, ";".join(cmds).encode()))
+        s.pp.end_batch()
+        s.producer.deliver()
+        for done in DONES:
+            done()
+        s.pp.advance()
+        return s.table(), s.producer.batches, s.pp.stats()["produced"], s.pp.in_flight()
+
+    clean = [m for m in msgs if "f" not in m[2]]
+    assert outcome(msgs, goka.Skip()) == outcome(clean, None)
