@@ -15,8 +15,8 @@ from typing import Any
 from goka.errors import GroupError, ProcessingError
 from goka.policy import DeadLetter, Fail, Policy, Retry, Skip, check_policy, dead_letter_topics
 
-__all__ = ["policies_of", "settle", "handle_failure", "error_headers", "raw_headers", "check_dead_letters", "describe",
-           "dead_letter_targets"]
+__all__ = ["policies_of", "dead_letter_targets", "check_dead_letters", "settle", "describe", "error_headers",
+           "raw_headers", "handle_failure"]
 
 log = logging.getLogger("goka.processor")
 
