@@ -49,6 +49,7 @@ from goka.graph import (
 )
 from goka.kafka import Kafka
 from goka.options import NilHandling, Offset
+from goka.policy import DeadLetter, Fail, Retry, Skip
 from goka.processor import Processor
 from goka.topics import TopicManager
 from goka.view import View
@@ -62,9 +63,11 @@ __all__ = (
     "CodecError",
     "Context",
     "CopartitionError",
+    "DeadLetter",
     "EmbeddedCluster",
     "Emitter",
     "EmitterClosedError",
+    "Fail",
     "GokaError",
     "GroupError",
     "GroupGraph",
@@ -83,6 +86,8 @@ __all__ = (
     "ProcessingError",
     "Processor",
     "ProcessorStoppedError",
+    "Retry",
+    "Skip",
     "StorageError",
     "TopicManager",
     "UndeclaredTopicError",

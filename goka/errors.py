@@ -109,7 +109,11 @@ class ProcessingError(GokaError):
     """A callback failed (exception, ``ctx.fail``, bad emit); the processor stops.
 
     The original exception is ``__cause__``; the message is not committed.
+    ``by_fail`` is true when the callback called ``ctx.fail(exc)``: that stops the
+    processor whatever the error policy.
     """
+
+    by_fail: bool = False
 
     def __init__(
         self,

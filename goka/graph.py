@@ -11,6 +11,7 @@ from typing import Any, NewType
 from goka.errors import GroupError
 from goka.hash import Hasher
 from goka.hash import goka as goka_hash
+from goka.policy import Policy, check_policy, dead_letter_topics
 
 __all__ = [
     "Stream",
@@ -83,28 +84,36 @@ class Edge:
 
 
 class Input(Edge):
-    """Consume ``topic`` (co-partitioned) and call ``callback(ctx, msg)`` per message."""
+    """Consume ``topic`` (co-partitioned) and call ``callback(ctx, msg)`` per message.
 
-    __slots__ = ("callback",)
+    ``on_error``: what to do with a message of this topic that cannot be decoded or whose
+    callback raises -- :class:`goka.Fail` (default), :class:`goka.Skip`,
+    :class:`goka.DeadLetter` or :class:`goka.Retry` (see :mod:`goka.policy`); ``None``
+    takes the processor's ``on_error``.
+    """
 
-    def __init__(self, topic: str, codec: Any, callback: Callback) -> None:
+    __slots__ = ("callback", "on_error")
+
+    def __init__(self, topic: str, codec: Any, callback: Callback, *, on_error: Policy | None = None) -> None:
         _check_topic(topic, "Input")
         _check_codec(codec, f"Input({topic!r})")
         _check_callback(callback, f"Input({topic!r})")
         super().__init__(topic, codec)
         self.callback = callback
+        self.on_error = check_policy(on_error, f"Input({topic!r})")
 
 
 class Inputs:
-    """Several input topics sharing one codec and one callback."""
+    """Several input topics sharing one codec, one callback and one ``on_error`` policy."""
 
     __slots__ = ("inputs",)
 
-    def __init__(self, topics: Iterable[str], codec: Any, callback: Callback) -> None:
+    def __init__(self, topics: Iterable[str], codec: Any, callback: Callback, *,
+                 on_error: Policy | None = None) -> None:
         topics = list(topics)
         if not topics:
             raise GroupError("Inputs: needs at least one topic")
-        self.inputs = [Input(t, codec, callback) for t in topics]
+        self.inputs = [Input(t, codec, callback, on_error=on_error) for t in topics]
 
     def __repr__(self) -> str:
         return f"Inputs({[i.topic for i in self.inputs]!r})"
@@ -122,15 +131,17 @@ class Output(Edge):
 
 
 class Loop(Edge):
-    """The group's loopback stream ``<group>-loop``, fed by ``ctx.loopback``."""
+    """The group's loopback stream ``<group>-loop``, fed by ``ctx.loopback``; ``on_error``
+    as for :class:`Input`."""
 
-    __slots__ = ("callback",)
+    __slots__ = ("callback", "on_error")
 
-    def __init__(self, codec: Any, callback: Callback) -> None:
+    def __init__(self, codec: Any, callback: Callback, *, on_error: Policy | None = None) -> None:
         _check_codec(codec, "Loop")
         _check_callback(callback, "Loop")
         super().__init__("", codec)
         self.callback = callback
+        self.on_error = check_policy(on_error, "Loop")
 
     def __repr__(self) -> str:
         return f"Loop({self.codec!r})"
@@ -264,8 +275,9 @@ def define_group(group: str, *edges: Edge | Inputs | Visitor) -> GroupGraph:
     """Define and validate the processor group ``group``.
 
     Raises :class:`goka.GroupError` if the group has no input, a topic is consumed twice,
-    there are two loops or two persists, a visitor has no persist, or an edge names the
-    group's own table or loop topic.
+    there are two loops or two persists, a visitor has no persist, an edge names the
+    group's own table or loop topic, or a :class:`goka.DeadLetter` policy names a topic
+    the group reads or owns.
     """
     if not isinstance(group, str) or not group:
         raise GroupError(f"group name must be a non-empty string, got {group!r}")
@@ -325,6 +337,13 @@ def define_group(group: str, *edges: Edge | Inputs | Visitor) -> GroupGraph:
         raise GroupError(f"group {group!r}: more than one Persist edge")
     if visitors and not persists:
         raise GroupError(f"group {group!r}: visitors {sorted(visitors)} need a Persist edge")
+    own = {*consumed, table, loop_topic}
+    handlers: list[Input | Loop] = [*inputs, *loops]
+    for edge in handlers:
+        for topic in dead_letter_topics(edge.on_error):
+            if topic in own:
+                raise GroupError(f"group {group!r}: dead-letter topic {topic!r} of {edge!r} is a topic the "
+                                 f"group reads or owns; use a topic of its own")
     return GroupGraph(
         group,
         inputs,

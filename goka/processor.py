@@ -13,7 +13,9 @@ from typing import Any
 from goka.graph import GroupGraph
 from goka.hash import Hasher, check_hasher
 from goka.hash import goka as goka_hash
+from goka._core.failure import check_dead_letters
 from goka.options import NilHandling, Offset
+from goka.policy import Policy
 
 __all__ = ["Processor"]
 
@@ -40,6 +42,10 @@ class Processor:
     ``get`` finds a key's table partition with it, and ``ctx.emit`` / ``ctx.loopback``
     route with it. Use :func:`goka.hash.murmur2` when the inputs are produced by the Java
     client or Kafka Streams.
+    ``on_error`` is the error policy of every input edge that has none of its own
+    (:class:`goka.Fail` by default; :class:`goka.Skip`, :class:`goka.DeadLetter`,
+    :class:`goka.Retry`, see :mod:`goka.policy`). Skipped and dead-lettered messages are
+    counted per partition and input topic in ``stats()`` (``skipped``, ``dead_lettered``).
     """
 
     def __init__(
@@ -59,6 +65,7 @@ class Processor:
         producer_config: Mapping[str, Any] | None = None,
         coalesce_changelog: bool = False,
         hasher: Hasher = goka_hash,
+        on_error: Policy | None = None,
     ) -> None:
         if not isinstance(group, GroupGraph):
             raise TypeError(f"group must be a GroupGraph from goka.define_group(), got {type(group).__name__}")
@@ -75,6 +82,8 @@ class Processor:
         self.consumer_config = dict(consumer_config or {})
         self.producer_config = dict(producer_config or {})
         self.coalesce_changelog = coalesce_changelog
+        check_dead_letters(group, on_error)
+        self.on_error = on_error
         factory = getattr(brokers, "_processor_backend", None)
         if factory is not None:
             self._backend = factory(self)

@@ -373,7 +373,8 @@ cdef class Context:
 
     # -- flow control -----------------------------------------------------------------
     def fail(self, exc):
-        """Stop the processor with ``exc``; the current message is not committed."""
+        """Stop the processor with ``exc``, whatever the error policy (``on_error``); the
+        current message is not committed and what it did is discarded."""
         if not isinstance(exc, BaseException):
             exc = RuntimeError(str(exc))
         self._failure = exc
@@ -549,10 +550,14 @@ cdef class Dispatcher:
             callback(ctx, msg)
         except Exception as exc:
             failure = ctx._failure if ctx._failure is not None else exc
-            raise ProcessingError(f"{type(failure).__name__}: {failure}", group=self.group, topic=ctx._topic,
-                                  partition=self.partition, offset=ctx._offset, key=ctx._get_key()) from failure
+            err = ProcessingError(f"{type(failure).__name__}: {failure}", group=self.group, topic=ctx._topic,
+                                  partition=self.partition, offset=ctx._offset, key=ctx._get_key())
+            err.by_fail = ctx._failure is not None
+            raise err from failure
         if ctx._failure is not None:  # ctx.fail() whose exception the callback swallowed
             failure = ctx._failure
-            raise ProcessingError(f"{type(failure).__name__}: {failure}", group=self.group, topic=ctx._topic,
-                                  partition=self.partition, offset=ctx._offset, key=ctx._get_key()) from failure
+            err = ProcessingError(f"{type(failure).__name__}: {failure}", group=self.group, topic=ctx._topic,
+                                  partition=self.partition, offset=ctx._offset, key=ctx._get_key())
+            err.by_fail = True
+            raise err from failure
         return 0

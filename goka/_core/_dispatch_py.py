@@ -10,8 +10,11 @@ message it decodes the value, calls the user's callback with a reused
 - ``ctx.defer_commit()`` returns ``sink.defer()``.
 
 The runtime (Kafka partition processor or the tester) brackets each message to learn
-which records and deferred commits belong to it, and commits accordingly. Every
-runtime uses this step, so processing semantics are identical everywhere.
+which records, table writes and deferred commits belong to it: it commits them when
+:meth:`Dispatcher.process` returns and discards them when it raises (a message's effects
+are all or nothing), then applies the edge's error policy. Every runtime uses this step,
+so processing semantics are identical everywhere. A :class:`goka.ProcessingError` raised
+for ``ctx.fail`` has ``by_fail`` set: it stops the processor whatever the policy.
 """
 from __future__ import annotations
 
@@ -220,7 +223,8 @@ class Context:
 
     # -- flow control -----------------------------------------------------------------
     def fail(self, exc: BaseException | str) -> None:
-        """Stop the processor with ``exc``; the current message is not committed."""
+        """Stop the processor with ``exc``, whatever the error policy (``on_error``); the
+        current message is not committed and what it did is discarded."""
         if not isinstance(exc, BaseException):
             exc = RuntimeError(str(exc))
         self._failure = exc
@@ -368,12 +372,16 @@ class Dispatcher:
             callback(ctx, msg)
         except Exception as exc:
             failure = ctx._failure if ctx._failure is not None else exc
-            raise ProcessingError(f"{type(failure).__name__}: {failure}", group=self.group, topic=ctx._topic,
-                                  partition=self.partition, offset=ctx._offset, key=ctx.key) from failure
+            err = ProcessingError(f"{type(failure).__name__}: {failure}", group=self.group, topic=ctx._topic,
+                                  partition=self.partition, offset=ctx._offset, key=ctx.key)
+            err.by_fail = ctx._failure is not None
+            raise err from failure
         if ctx._failure is not None:  # ctx.fail() whose exception the callback swallowed
             failure = ctx._failure
-            raise ProcessingError(f"{type(failure).__name__}: {failure}", group=self.group, topic=ctx._topic,
-                                  partition=self.partition, offset=ctx._offset, key=ctx.key) from failure
+            err = ProcessingError(f"{type(failure).__name__}: {failure}", group=self.group, topic=ctx._topic,
+                                  partition=self.partition, offset=ctx._offset, key=ctx.key)
+            err.by_fail = True
+            raise err from failure
 
 
 def _key_text(key: bytes | None) -> str:

@@ -11,7 +11,9 @@ exceptions and messages, and makes the per-message path cheap:
 - ``process`` calls the dispatcher's bound ``process`` (bound once), ``emit`` appends
   the record to the outbox list of its ``(topic, partition)`` with C dict calls,
   ``TableCache.get``/``set`` are a dict probe in the common case and ``BatchAck.ack``
-  (once per delivery report) is a few field updates.
+  (once per delivery report) is a few field updates;
+- the rollback journals (see the twin's module docstring) are Python lists: one append
+  per table write, emit and deferred commit, emptied when the next message begins.
 
 The dispatcher class is the module global ``Dispatcher`` (looked up when a partition
 processor is built), as in the twin. ``tests/unit/core/test_partition.py`` runs the same
@@ -20,13 +22,15 @@ same committable offsets, storage contents and produced records.
 """
 cimport cython
 from cpython.dict cimport PyDict_GetItemWithError
-from cpython.list cimport PyList_Append
+from cpython.list cimport PyList_Append, PyList_Clear, PyList_GET_SIZE
 from cpython.ref cimport PyObject
 
 import logging
+import time
 from collections import deque
 
 from goka._core.dispatch import Dispatcher  # a module global: the bench swaps it per twin
+from goka._core.failure import handle_failure, policies_of
 from goka.errors import ProcessingError
 
 __all__ = ["PartitionProcessor", "Ticket", "Generation", "TableCache", "BatchAck", "process_batch"]
@@ -73,6 +77,7 @@ cdef class TableCache:
     cdef public object sealed
     cdef public dict values
     cdef public Py_ssize_t max_cached
+    cdef public list undo
 
     def __init__(self, storage, Py_ssize_t max_cached=200_000):
         self.storage = storage
@@ -80,6 +85,7 @@ cdef class TableCache:
         self.sealed = _deque()
         self.values = {}
         self.max_cached = max_cached
+        self.undo = []
 
     def get(self, key):
         cdef PyObject* found = PyDict_GetItemWithError(self.values, key)
@@ -112,13 +118,40 @@ cdef class TableCache:
 
     def set(self, key, value):
         cdef Generation current = self.current
+        cdef PyObject* found
         if current is None:
             current = self.current = Generation()
-        current.writes[key] = value
+        cdef dict writes = current.writes
+        found = PyDict_GetItemWithError(writes, key)
+        PyList_Append(self.undo, key)
+        PyList_Append(self.undo, <object>found if found is not NULL else _MISSING)
+        writes[key] = value
         _remember(self.values, self.max_cached, key, value)
+
+    def rollback(self):
+        """Undo the writes journaled since the current message began."""
+        cdef list undo = self.undo
+        cdef Generation current = self.current
+        cdef Py_ssize_t i
+        cdef dict writes
+        if undo and current is not None:
+            writes = current.writes
+            values = self.values
+            for i in range(len(undo) - 2, -1, -2):
+                key = undo[i]
+                old = undo[i + 1]
+                values.pop(key, None)
+                if old is _MISSING:
+                    writes.pop(key, None)
+                else:
+                    writes[key] = old
+            if not writes:
+                self.current = None
+        PyList_Clear(undo)
 
     def seal(self):
         """Close the batch's generation; later writes start a new one."""
+        PyList_Clear(self.undo)
         if self.current is not None:
             self.sealed.append(self.current)
             self.current = None
@@ -184,6 +217,11 @@ cdef class _Done:
                 partition=pp.partition, offset=ticket.offset))
             return
         ticket.pending -= 1
+
+    def cancel(self):
+        if not self.called:
+            self.called = True
+            self.ticket.pending -= 1
 
 
 @cython.final
@@ -309,6 +347,11 @@ cdef class PartitionProcessor:
     cdef public dict hwm
     cdef public bint ack_each
     cdef public bint coalesce
+    cdef public object policies
+    cdef public object sleep
+    cdef public dict skipped
+    cdef public dict dead_lettered
+    cdef list _undo
     cdef dict _changelog
     cdef object _produce_batch
     cdef object _partitions_of
@@ -316,7 +359,7 @@ cdef class PartitionProcessor:
     cdef object _dispatch
 
     def __init__(self, graph, partition, *, produce_batch, partitions_of, hasher, fail, storage,
-                 joins, lookups, nil_handling, ack_each=True, coalesce=False):
+                 joins, lookups, nil_handling, ack_each=True, coalesce=False, on_error=None, sleep=None):
         self.graph = graph
         self.group = graph.group
         self.partition = partition
@@ -343,6 +386,11 @@ cdef class PartitionProcessor:
         self.last_offset = {}
         self.produced = {}
         self.hwm = {t: -1 for t in graph.consumed_topics}
+        self._undo = []
+        self.policies = policies_of(graph, on_error)
+        self.sleep = sleep if sleep is not None else _sleep
+        self.skipped = {}
+        self.dead_lettered = {}
 
     # -- the dispatcher's sink -----------------------------------------------------------
     def emit(self, topic, key, value, headers):
@@ -356,6 +404,7 @@ cdef class PartitionProcessor:
                 found = PyDict_GetItemWithError(self._changelog, key)
                 if found is not NULL:
                     record = <dict>found
+                    PyList_Append(self._undo, (record, record["value"], record.get("headers", _MISSING)))
                     record["value"] = value
                     record.pop("headers", None)
                     if headers:
@@ -376,6 +425,7 @@ cdef class PartitionProcessor:
             self.outbox[slot] = records
         else:
             PyList_Append(<object>found, record)
+        PyList_Append(self._undo, slot)
         self.outbox_size += 1
         found = PyDict_GetItemWithError(self.produced, topic)
         if found is NULL:
@@ -387,7 +437,53 @@ cdef class PartitionProcessor:
         cdef Ticket ticket = self.current
         if ticket is None:
             return _no_defer
-        return ticket.deferred()
+        done = ticket.deferred()
+        PyList_Append(self._undo, done)
+        return done
+
+    def rollback(self):
+        """Discard what the current message did (see the twin)."""
+        cdef list undo = self._undo
+        cdef Py_ssize_t i
+        cdef list records
+        for i in range(len(undo) - 1, -1, -1):
+            entry = undo[i]
+            if type(entry) is _Done:
+                (<_Done>entry).cancel()
+            elif len(entry) == 2:
+                records = self.outbox[entry]
+                record = records.pop()
+                if not records:
+                    del self.outbox[entry]
+                self.outbox_size -= 1
+                count = self.produced[entry[0]] - 1
+                if count:
+                    self.produced[entry[0]] = count
+                else:
+                    del self.produced[entry[0]]
+                if self._changelog and self._changelog.get(record["key"]) is record:
+                    del self._changelog[record["key"]]
+            else:
+                record, value, headers = entry
+                record["value"] = value
+                if headers is _MISSING:
+                    record.pop("headers", None)
+                else:
+                    record["headers"] = headers
+        PyList_Clear(undo)
+        if self.table is not None:
+            self.table.rollback()
+
+    def dead_letter(self, topic, key, value, list headers):
+        """Add a dead-letter record to the batch outbox (acknowledged with the batch)."""
+        partition = self._hasher(key if key is not None else b"", self._partitions_of(topic))
+        slot = (topic, partition)
+        records = self.outbox.get(slot)
+        if records is None:
+            records = self.outbox[slot] = []
+        records.append({"key": key, "value": value, "headers": headers})
+        self.outbox_size += 1
+        self.produced[topic] = self.produced.get(topic, 0) + 1
 
     # -- processing ----------------------------------------------------------------------
     def process(self, msg):
@@ -408,8 +504,17 @@ cdef class PartitionProcessor:
         else:
             ticket = <Ticket>found
         self.current = ticket
+        if PyList_GET_SIZE(self._undo):
+            PyList_Clear(self._undo)
+        if self.table is not None and PyList_GET_SIZE(self.table.undo):
+            PyList_Clear(self.table.undo)
         try:
             self._dispatch(topic, offset, _m_key(msg), _m_value(msg), _m_timestamp(msg)[1], msg.headers)
+        except BaseException as exc:
+            self.rollback()
+            if self.policies is None or not isinstance(exc, Exception):
+                raise
+            handle_failure(self, topic, offset, _m_key(msg), _m_value(msg), _m_timestamp(msg)[1], msg.headers, exc)
         finally:
             self.current = None
         ticket.offset = offset  # only after success: a failed message is never covered
@@ -432,7 +537,13 @@ cdef class PartitionProcessor:
                 else:
                     keys.add(k)
         for key in sorted(keys):
-            self.dispatcher.visit(name, key, meta)
+            PyList_Clear(self._undo)
+            PyList_Clear(table.undo)
+            try:
+                self.dispatcher.visit(name, key, meta)
+            except BaseException:
+                self.rollback()
+                raise
         return len(keys)
 
     def end_batch(self):
@@ -444,6 +555,7 @@ cdef class PartitionProcessor:
             reports = self.outbox_size if self.ack_each else len(self.outbox)
             outbox, self.outbox, self.outbox_size = self.outbox, {}, 0
             self._changelog.clear()
+            PyList_Clear(self._undo)
             ack = BatchAck(self, list(self.open.values()), gen, reports).ack
             for (topic, partition), records in outbox.items():
                 if self.ack_each:
@@ -496,5 +608,12 @@ cdef class PartitionProcessor:
             "committable": dict(self.committable),
             "committed": dict(self.committed),
             "produced": dict(self.produced),
+            "skipped": dict(self.skipped),
+            "dead_lettered": dict(self.dead_lettered),
             "in_flight": self.in_flight(),
         }
+
+
+def _sleep(seconds):
+    time.sleep(seconds)
+    return False

@@ -17,15 +17,28 @@ once (``ctx.value()`` reads the newest generation first), but they reach local s
 only when all their changelog records are acknowledged -- in one storage transaction
 together with the changelog offset. Local storage is therefore always a prefix of the
 changelog, and recovery from the stored offset + 1 is exact.
+
+A message's effects are all or nothing. While a callback runs, the partition processor
+journals what it does: each record appended to the batch outbox (its ``(topic,
+partition)`` slot), each in-place change of a coalesced changelog record, each deferred
+commit taken, and -- in :class:`TableCache` -- the previous entry of each key written in
+the open generation. When the dispatcher raises, :meth:`PartitionProcessor.rollback`
+undoes them in reverse order, so the failed message leaves nothing in the outbox, the
+generation, the cache or the tickets. On success the journals are simply dropped at the
+next message (the cost on the success path is one list append per write, emit or defer).
+What happens next is the input edge's error policy (see :mod:`goka.policy` and
+:mod:`goka._core.failure`): fail (the default), retry, skip or dead-letter.
 """
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from goka._core.dispatch import Dispatcher  # a module global: the bench swaps it per twin
+from goka._core.failure import handle_failure, policies_of
 from goka.errors import ProcessingError
 from goka.graph import GroupGraph
 from goka.options import NilHandling
@@ -57,7 +70,7 @@ class TableCache:
     The cache holds at most ``max_cached`` keys and is simply emptied when full.
     """
 
-    __slots__ = ("storage", "current", "sealed", "values", "max_cached")
+    __slots__ = ("storage", "current", "sealed", "values", "max_cached", "undo")
 
     def __init__(self, storage: Storage, max_cached: int = 200_000) -> None:
         self.storage = storage
@@ -65,6 +78,8 @@ class TableCache:
         self.sealed: deque[Generation] = deque()
         self.values: dict[bytes, bytes | None] = {}
         self.max_cached = max_cached
+        #: the current message's writes: key, previous entry in the open generation, ...
+        self.undo: list[Any] = []
 
     def get(self, key: bytes) -> bytes | None:
         value = self.values.get(key, _MISSING)
@@ -101,14 +116,38 @@ class TableCache:
         current = self.current
         if current is None:
             current = self.current = Generation()
-        current.writes[key] = value
+        writes = current.writes
+        undo = self.undo
+        undo.append(key)
+        undo.append(writes.get(key, _MISSING))
+        writes[key] = value
         values = self.values
         if len(values) >= self.max_cached:
             values.clear()
         values[key] = value
 
+    def rollback(self) -> None:
+        """Undo the writes journaled since the current message began (see the module
+        docstring); an open generation left without writes is dropped."""
+        undo = self.undo
+        current = self.current
+        if undo and current is not None:
+            writes = current.writes
+            values = self.values
+            for i in range(len(undo) - 2, -1, -2):
+                key, old = undo[i], undo[i + 1]
+                values.pop(key, None)  # the next read looks it up again
+                if old is _MISSING:
+                    writes.pop(key, None)
+                else:
+                    writes[key] = old
+            if not writes:
+                self.current = None
+        undo.clear()
+
     def seal(self) -> None:
         """Close the batch's generation; later writes start a new one."""
+        self.undo.clear()
         if self.current is not None:
             self.sealed.append(self.current)
             self.current = None
@@ -140,22 +179,38 @@ class Ticket:
         self.offset = -1
         self.pending = 0
 
-    def deferred(self) -> Callable[..., None]:
+    def deferred(self) -> _Done:
         self.pending += 1
-        called = False
+        return _Done(self)
 
-        def done(exc: BaseException | None = None) -> None:
-            nonlocal called
-            if called:
-                return
-            called = True
-            if exc is not None:
-                self.pp.fail(ProcessingError(
-                    f"deferred commit failed: {exc!r}", group=self.pp.group, topic=self.topic,
-                    partition=self.pp.partition, offset=self.offset))
-                return
-            self.pending -= 1
-        return done
+
+class _Done:
+    """``done(exc=None)`` of one deferred commit; only the first call counts. ``cancel()``
+    (the message that took it was rolled back) releases the ticket and ignores later calls."""
+
+    __slots__ = ("ticket", "called")
+
+    def __init__(self, ticket: Ticket) -> None:
+        self.ticket = ticket
+        self.called = False
+
+    def __call__(self, exc: BaseException | None = None) -> None:
+        if self.called:
+            return
+        self.called = True
+        ticket = self.ticket
+        if exc is not None:
+            pp = ticket.pp
+            pp.fail(ProcessingError(
+                f"deferred commit failed: {exc!r}", group=pp.group, topic=ticket.topic,
+                partition=pp.partition, offset=ticket.offset))
+            return
+        ticket.pending -= 1
+
+    def cancel(self) -> None:
+        if not self.called:
+            self.called = True
+            self.ticket.pending -= 1
 
 
 class BatchAck:
@@ -247,6 +302,11 @@ class PartitionProcessor:
     ``coalesce=True``: within one batch, a key's later table writes replace its earlier
     changelog record instead of adding one (the record keeps the position of the first
     write). Views and the changelog then see only the last value of a key per batch.
+
+    ``on_error`` is the processor-wide error policy (:mod:`goka.policy`; ``None``: each
+    edge's own, else :class:`goka.Fail`). ``sleep(seconds) -> bool`` waits between retries
+    and returns ``True`` if the processor is stopping (the retry is then abandoned and the
+    message fails).
     """
 
     def __init__(
@@ -264,6 +324,8 @@ class PartitionProcessor:
         nil_handling: NilHandling,
         ack_each: bool = True,
         coalesce: bool = False,
+        on_error: Any = None,
+        sleep: Callable[[float], bool] | None = None,
     ) -> None:
         self.graph = graph
         self.group = graph.group
@@ -290,6 +352,11 @@ class PartitionProcessor:
         self.last_offset: dict[str, int] = {}
         self.produced: dict[str, int] = {}
         self.hwm: dict[str, int] = {t: -1 for t in graph.consumed_topics}
+        self._undo: list[Any] = []  # the current message's outbox slots, coalesced records, defers
+        self.policies = policies_of(graph, on_error)  # None: every topic fails (the default)
+        self.sleep = sleep if sleep is not None else _sleep
+        self.skipped: dict[str, int] = {}
+        self.dead_lettered: dict[str, int] = {}
 
     # -- the dispatcher's sink -----------------------------------------------------------
     def emit(self, topic: str, key: bytes, value: bytes | None, headers: Any) -> None:
@@ -299,6 +366,7 @@ class PartitionProcessor:
             if self.coalesce:
                 earlier = self._changelog.get(key)
                 if earlier is not None:  # replace this batch's earlier record of the key
+                    self._undo.append((earlier, earlier["value"], earlier.get("headers", _MISSING)))
                     earlier["value"] = value
                     earlier.pop("headers", None)
                     if headers:
@@ -312,10 +380,12 @@ class PartitionProcessor:
             record["headers"] = _header_list(headers)
         if coalescing:
             self._changelog[key] = record
-        records = self.outbox.get((topic, partition))
+        slot = (topic, partition)
+        records = self.outbox.get(slot)
         if records is None:
-            records = self.outbox[(topic, partition)] = []
+            records = self.outbox[slot] = []
         records.append(record)
+        self._undo.append(slot)
         self.outbox_size += 1
         self.produced[topic] = self.produced.get(topic, 0) + 1
 
@@ -323,7 +393,51 @@ class PartitionProcessor:
         ticket = self.current
         if ticket is None:
             return lambda exc=None: None
-        return ticket.deferred()
+        done = ticket.deferred()
+        self._undo.append(done)
+        return done
+
+    def rollback(self) -> None:
+        """Discard what the current message did (see the module docstring)."""
+        undo = self._undo
+        for i in range(len(undo) - 1, -1, -1):
+            entry = undo[i]
+            if type(entry) is _Done:
+                entry.cancel()
+            elif len(entry) == 2:  # a record appended to the outbox slot (topic, partition)
+                records = self.outbox[entry]
+                record = records.pop()
+                if not records:
+                    del self.outbox[entry]
+                self.outbox_size -= 1
+                count = self.produced[entry[0]] - 1
+                if count:
+                    self.produced[entry[0]] = count
+                else:
+                    del self.produced[entry[0]]
+                if self._changelog and self._changelog.get(record["key"]) is record:
+                    del self._changelog[record["key"]]
+            else:  # a coalesced changelog record changed in place
+                record, value, headers = entry
+                record["value"] = value
+                if headers is _MISSING:
+                    record.pop("headers", None)
+                else:
+                    record["headers"] = headers
+        undo.clear()
+        if self.table is not None:
+            self.table.rollback()
+
+    def dead_letter(self, topic: str, key: bytes | None, value: bytes | None,
+                    headers: list[tuple[str, bytes]]) -> None:
+        """Add a dead-letter record to the batch outbox (acknowledged with the batch)."""
+        partition = self._hasher(key if key is not None else b"", self._partitions_of(topic))
+        records = self.outbox.get((topic, partition))
+        if records is None:
+            records = self.outbox[(topic, partition)] = []
+        records.append({"key": key, "value": value, "headers": headers})
+        self.outbox_size += 1
+        self.produced[topic] = self.produced.get(topic, 0) + 1
 
     # -- processing ----------------------------------------------------------------------
     def process(self, msg: Any) -> None:
@@ -335,8 +449,18 @@ class PartitionProcessor:
             ticket = self.open[topic] = Ticket(self, topic)
             self.tickets[topic].append(ticket)
         self.current = ticket
+        if self._undo:
+            self._undo.clear()
+        table = self.table
+        if table is not None and table.undo:
+            table.undo.clear()
         try:
             self.dispatcher.process(topic, offset, msg.key(), msg.value(), msg.timestamp()[1], msg.headers)
+        except BaseException as exc:
+            self.rollback()
+            if self.policies is None or not isinstance(exc, Exception):
+                raise
+            handle_failure(self, topic, offset, msg.key(), msg.value(), msg.timestamp()[1], msg.headers, exc)
         finally:
             self.current = None
         ticket.offset = offset  # only after success: a failed message is never covered
@@ -355,7 +479,13 @@ class PartitionProcessor:
                 else:
                     keys.add(k)
         for key in sorted(keys):
-            self.dispatcher.visit(name, key, meta)
+            self._undo.clear()
+            self.table.undo.clear()
+            try:
+                self.dispatcher.visit(name, key, meta)
+            except BaseException:
+                self.rollback()
+                raise
         return len(keys)
 
     def end_batch(self) -> None:
@@ -365,6 +495,7 @@ class PartitionProcessor:
             reports = self.outbox_size if self.ack_each else len(self.outbox)
             outbox, self.outbox, self.outbox_size = self.outbox, {}, 0
             self._changelog.clear()
+            self._undo.clear()
             ack = BatchAck(self, list(self.open.values()), gen, reports).ack
             for (topic, partition), records in outbox.items():
                 if self.ack_each:
@@ -411,5 +542,12 @@ class PartitionProcessor:
             "committable": dict(self.committable),
             "committed": dict(self.committed),
             "produced": dict(self.produced),
+            "skipped": dict(self.skipped),
+            "dead_lettered": dict(self.dead_lettered),
             "in_flight": self.in_flight(),
         }
+
+
+def _sleep(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False

@@ -29,6 +29,7 @@ from goka._kafka.clients import (
     group_consumer,
     producer,
 )
+from goka._core.failure import dead_letter_targets
 from goka._core.messages import untrack
 from goka.errors import (
     CopartitionError,
@@ -80,6 +81,9 @@ class KafkaProcessor:
         for topic in graph.outputs:
             self._partition_counts[topic] = len(self.topics.partitions(topic))
         self._partition_counts[graph.loop_topic] = self.num_partitions
+        for topic in dead_letter_targets(graph, proc.on_error):  # created at start, see goka.DeadLetter
+            self.topics.ensure_topic(topic, self.num_partitions, {"cleanup.policy": "delete"})
+            self._partition_counts[topic] = len(self.topics.partitions(topic))
         self.storage_builder = proc.storage if proc.storage is not None else \
             LMDB(proc.path or default_path("processor", self.group))
         self.state = "idle"
@@ -321,7 +325,7 @@ class KafkaProcessor:
             graph, p, produce_batch=self._produce_batch, partitions_of=self._partitions_of,
             hasher=self.proc.hasher, fail=self.fail, storage=storage, joins=joins, lookups=lookups,
             nil_handling=self.proc.nil_handling, ack_each=not delivers_in_order(self.proc.producer_config),
-            coalesce=self.proc.coalesce_changelog)
+            coalesce=self.proc.coalesce_changelog, on_error=self.proc.on_error, sleep=self._stop.wait)
 
     def _produce(self, topic: str, value: bytes | None, key: bytes, partition: int, headers: Any,
                  on_delivery: Callable[[Any, Any], None] | None) -> None:

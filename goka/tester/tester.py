@@ -12,9 +12,20 @@ Processors, views and emitters are attached by passing the tester as ``brokers``
     p = goka.Processor(tt, group)
     tt.consume("clicks", "user-1", "click")
     assert tt.table_value("counter-table", "user-1") == 1
+
+A message's effects are all or nothing, as on Kafka: a callback's table writes, emits,
+loopbacks and deferred commits are buffered and reach the queues and tables only when it
+returns; when it raises they are discarded and the processor's error policy
+(``on_error``, see :mod:`goka.policy`) applies -- ``Fail`` stops the processor and
+``consume`` raises; ``Skip`` and ``DeadLetter`` let ``consume`` return (the dead-letter
+record is in its topic's queue); ``Retry`` calls the callback again at once (the tester
+does not wait). Once a processor has failed, writing to a topic it consumed raises
+:class:`goka.ProcessorStoppedError` (the message is in the queue, but nothing will process
+it) until a new processor of that group is created.
 """
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -22,7 +33,9 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from goka._core.dispatch import Dispatcher
+from goka._core.failure import describe, error_headers, policies_of, raw_headers, settle
 from goka.errors import GokaError, ProcessingError, ProcessorStoppedError, UndeclaredTopicError
+from goka.policy import DeadLetter
 from goka.storage import Storage
 from goka.storage.memory import MemoryStorage
 from goka.tester.queue import Queue, QueueTracker, Record
@@ -34,6 +47,8 @@ if TYPE_CHECKING:
     from goka.view import View
 
 __all__ = ["Tester", "TesterError"]
+
+log = logging.getLogger("goka.tester")
 
 
 class TesterError(GokaError):
@@ -67,6 +82,7 @@ class Tester:
         self._pending: deque[tuple[str, int]] = deque()
         self._errors: list[BaseException] = []
         self._draining = False
+        self._failed: dict[str, list[_TesterProcessor]] = {}  # topic -> failed processors consuming it
 
     # -- registration (called by Processor/View/Emitter constructors) --------------------
     def _register_codec(self, topic: str, codec: Any) -> None:
@@ -126,6 +142,12 @@ class Tester:
                 storage.set(key, value)
         if topic in self._subscribers:
             self._pending.append((topic, offset))
+        for proc in self._failed.get(topic, ()):
+            err = ProcessorStoppedError(
+                f"processor of group {proc.graph.group!r} stopped after an error, so nothing processes "
+                f"{topic!r} offset {offset}; create a new processor of the group to go on")
+            err.__cause__ = proc.error
+            self._errors.append(err)
         return offset
 
     def _drain(self) -> None:
@@ -152,7 +174,16 @@ class Tester:
         for subs in self._subscribers.values():
             if proc in subs:
                 subs.remove(proc)
+        for topic in proc.graph.consumed_topics:
+            self._failed.setdefault(topic, []).append(proc)
         self._errors.append(exc)
+
+    def _restarted(self, group: str) -> None:
+        """A new processor of ``group``: its failed predecessors no longer block its topics."""
+        for topic, procs in list(self._failed.items()):
+            procs[:] = [p for p in procs if p.graph.group != group]
+            if not procs:
+                del self._failed[topic]
 
     # -- public API -----------------------------------------------------------------------
     def consume(self, topic: str, key: str | bytes, value: Any, headers: Any = None,
@@ -160,8 +191,9 @@ class Tester:
         """Write ``value`` (encoded with the topic's codec; ``None`` = tombstone) to ``topic``
         and return after every processor has processed it and all it caused.
 
-        Raises the error a processor failed with (``ProcessingError``, ``CodecError``).
-        ``timestamp`` is a ``datetime`` or epoch milliseconds (default: now).
+        Raises the error a processor failed with (``ProcessingError``, ``CodecError``), and
+        :class:`goka.ProcessorStoppedError` when a processor consuming ``topic`` has failed
+        before. ``timestamp`` is a ``datetime`` or epoch milliseconds (default: now).
         """
         data = None if value is None else self._codec(topic).encode(value)
         self.consume_raw(topic, key, data, headers=headers, timestamp=timestamp)
@@ -211,36 +243,51 @@ class _TesterSink:
         self.proc = proc
 
     def emit(self, topic: str, key: bytes, value: bytes | None, headers: Any) -> None:
-        self.tester._append(topic, key, value, headers)
+        self.proc.outbox.append((topic, key, value, headers))  # appended when the callback returns
 
     def defer(self) -> Callable[..., None]:
-        done_once: list[bool] = []
-
-        def done(exc: BaseException | None = None) -> None:
-            if done_once:
-                return
-            done_once.append(True)
-            if exc is not None:
-                proc = self.proc
-                self.tester._fail(proc, ProcessingError(
-                    f"deferred commit failed: {exc!r}", group=proc.graph.group))
+        done = _Done(self.tester, self.proc)
+        self.proc.dones.append(done)
         return done
 
 
-class _StorageTable:
-    """The dispatcher's view of a tester table storage."""
+class _Done:
+    """``done(exc=None)`` of a deferred commit; ignored once its message was rolled back."""
 
-    __slots__ = ("get", "storage")
+    __slots__ = ("tester", "proc", "called")
+
+    def __init__(self, tester: Tester, proc: _TesterProcessor) -> None:
+        self.tester = tester
+        self.proc = proc
+        self.called = False
+
+    def __call__(self, exc: BaseException | None = None) -> None:
+        if self.called:
+            return
+        self.called = True
+        if exc is not None:
+            proc = self.proc
+            self.tester._fail(proc, ProcessingError(f"deferred commit failed: {exc!r}", group=proc.graph.group))
+
+
+class _StorageTable:
+    """The dispatcher's view of a tester table storage: the current message's writes over
+    the storage (they reach it through the changelog records when the callback returns)."""
+
+    __slots__ = ("storage", "staged")
 
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
-        self.get = storage.get
+        self.staged: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        staged = self.staged
+        if key in staged:
+            return staged[key]
+        return self.storage.get(key)
 
     def set(self, key: bytes, value: bytes | None) -> None:
-        if value is None:
-            self.storage.delete(key)
-        else:
-            self.storage.set(key, value)
+        self.staged[key] = value
 
 
 class _TesterProcessor:
@@ -252,14 +299,20 @@ class _TesterProcessor:
         self.graph = graph
         self.error: BaseException | None = None
         self.stopped = False
+        self.outbox: list[tuple[str, bytes, bytes | None, Any]] = []  # the current message's records
+        self.dones: list[_Done] = []
+        self.policies = policies_of(graph, processor.on_error)
+        self.skipped: dict[str, int] = {}
+        self.dead_lettered: dict[str, int] = {}
+        tester._restarted(graph.group)
         for topic, codec in graph.codecs().items():
             if topic == graph.table_topic or topic in graph.joins or topic in graph.lookups:
                 tester._register_table(topic, codec)
             else:
                 tester._register_codec(topic, codec)
-        table = None
+        table = self.table = None
         if graph.persist is not None:
-            table = _StorageTable(tester._storage(graph.table_topic))
+            table = self.table = _StorageTable(tester._storage(graph.table_topic))
         joins = {t: tester._storage(t).get for t in graph.joins}
         lookups = {t: self._lookup_getter(t, e.codec) for t, e in graph.lookups.items()}
         self.dispatcher = Dispatcher(graph, 0, _TesterSink(tester, self), table=table, joins=joins,
@@ -276,11 +329,60 @@ class _TesterProcessor:
         return get
 
     def _deliver(self, topic: str, offset: int, record: Record) -> None:
-        try:
+        def attempt() -> None:
             self.dispatcher.process(topic, offset, record.key, record.value, record.timestamp_ms,
                                     record.headers)
-        except Exception as exc:  # the processor stops, as it would on Kafka
+            self._commit()
+
+        try:
+            attempt()
+            return
+        except Exception as exc:
+            self._rollback()
+            policy = self.policies.get(topic) if self.policies is not None else None
+            if policy is None:  # the processor stops, as it would on Kafka
+                self.tester._fail(self, exc)
+                return
+            first = exc
+        try:
+            result = settle(policy, first, attempt, self._rollback, lambda seconds: False)
+        except Exception as exc:
             self.tester._fail(self, exc)
+            return
+        if result is None:
+            return
+        final, err = result
+        group = self.graph.group
+        cause = describe(err)
+        if isinstance(final, DeadLetter):
+            headers = raw_headers(record.headers) + error_headers(group, topic, 0, offset, err)
+            self.tester._append(final.topic, record.key, record.value, headers)
+            self.dead_lettered[topic] = self.dead_lettered.get(topic, 0) + 1
+            log.warning("group %s: message dead-lettered to %r (topic=%r, partition=0, offset=%d, key=%r): %s",
+                        group, final.topic, topic, offset, record.key.decode("utf-8", "replace"), cause)
+        else:
+            self.skipped[topic] = self.skipped.get(topic, 0) + 1
+            log.warning("group %s: message skipped (topic=%r, partition=0, offset=%d, key=%r): %s",
+                        group, topic, offset, record.key.decode("utf-8", "replace"), cause)
+
+    def _commit(self) -> None:
+        """The callback returned: its records go to their queues (table records update the
+        table storage there)."""
+        outbox, self.outbox = self.outbox, []
+        self.dones.clear()
+        if self.table is not None:
+            self.table.staged.clear()
+        for topic, key, value, headers in outbox:
+            self.tester._append(topic, key, value, headers)
+
+    def _rollback(self) -> None:
+        """The callback raised: discard what it did."""
+        self.outbox.clear()
+        for done in self.dones:
+            done.called = True
+        self.dones.clear()
+        if self.table is not None:
+            self.table.staged.clear()
 
     # -- backend interface of goka.Processor -------------------------------------------
     def run(self) -> None:
@@ -322,14 +424,17 @@ class _TesterProcessor:
             try:
                 self.dispatcher.visit(name, key, value)
             except Exception as exc:
+                self._rollback()
                 self.tester._fail(self, exc)
                 break
+            self._commit()
             visited += 1
         self.tester._drain()
         return visited
 
     def stats(self) -> dict[str, Any]:
-        return {"group": self.graph.group, "state": self.state, "partitions": [0]}
+        return {"group": self.graph.group, "state": self.state, "partitions": [0],
+                "skipped": dict(self.skipped), "dead_lettered": dict(self.dead_lettered)}
 
 
 class _TesterView:

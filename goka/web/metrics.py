@@ -13,6 +13,8 @@ Metric names (all prefixed ``goka_``; partition labels are the processor's parti
 ``goka_processor_partitions``             gauge      held partitions by ``role`` (active/standby)
 ``goka_consumed_messages_total``          counter    input messages per topic and partition
 ``goka_produced_messages_total``          counter    records produced (table, emits, loopback)
+``goka_skipped_messages_total``           counter    input messages skipped (``goka.Skip``)
+``goka_dead_lettered_messages_total``     counter    input messages dead-lettered (``goka.DeadLetter``)
 ``goka_consumer_lag``                     gauge      high watermark - next offset to process
 ``goka_input_offset``                     gauge      offset of the last processed message
 ``goka_committed_offset``                 gauge      last committed input offset
@@ -93,6 +95,10 @@ class GokaCollector(Collector):
             "produced": CounterMetricFamily("goka_produced_messages",
                                             "Records produced (table, emits, loopback) by a partition",
                                             labels=pt),
+            "skipped": CounterMetricFamily("goka_skipped_messages",
+                                           "Input messages skipped by the error policy", labels=pt),
+            "dead_lettered": CounterMetricFamily("goka_dead_lettered_messages",
+                                                 "Input messages sent to a dead-letter topic", labels=pt),
             "lag": GaugeMetricFamily("goka_consumer_lag", "Input messages not yet processed", labels=pt),
             "offset": GaugeMetricFamily("goka_input_offset", "Offset of the last processed input message",
                                         labels=pt),
@@ -137,6 +143,10 @@ class GokaCollector(Collector):
                         g[key].add_metric(labels, value)
             for topic, count in sorted(entry.get("produced", {}).items()):
                 g["produced"].add_metric([group, topic, part], count)
+            for name in ("skipped", "dead_lettered"):  # every input topic: 0 until a message is
+                counts = entry.get(name, {})
+                for topic in sorted({*entry.get("consumed", {}), *counts}):
+                    g[name].add_metric([group, topic, part], counts.get(topic, 0))
             g["inflight"].add_metric([group, part], entry.get("in_flight", 0))
         latency = stats.get("latency")
         if latency:

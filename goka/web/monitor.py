@@ -54,7 +54,7 @@ def processor_snapshot(name: str, proc: Any) -> dict[str, Any]:
     """One processor: state, partitions (one row per partition and input topic), totals."""
     stats = proc.stats()
     rows = []
-    totals = {"consumed": 0, "produced": 0, "lag": 0}
+    totals = {"consumed": 0, "produced": 0, "lag": 0, "skipped": 0, "dead_lettered": 0}
     for p, entry in sorted(stats.get("partitions", {}).items()):
         table = entry.get("table") or {}
         produced = sum(entry.get("produced", {}).values())
@@ -65,10 +65,15 @@ def processor_snapshot(name: str, proc: Any) -> dict[str, Any]:
             totals["consumed"] += consumed
             totals["lag"] += lag or 0
             offset = entry.get("last_offset", {}).get(topic)
+            skipped = entry.get("skipped", {}).get(topic, 0)
+            dead_lettered = entry.get("dead_lettered", {}).get(topic, 0)
+            totals["skipped"] += skipped
+            totals["dead_lettered"] += dead_lettered
             rows.append({"partition": int(p), "topic": topic, "offset": offset,
                          "hwm": at_least(entry.get("hwm", {}).get(topic), offset), "lag": lag, "consumed": consumed,
                          "committed": entry.get("committed", {}).get(topic), "produced": produced,
-                         "table_offset": table.get("offset")})
+                         "table_offset": table.get("offset"), "skipped": skipped,
+                         "dead_lettered": dead_lettered})
     return {"name": name, "group": stats.get("group", name), "state": stats.get("state", proc.state),
             "active": stats.get("active", []), "standby": stats.get("standby", []), "partitions": rows,
             "totals": totals, "latency": _finite(latency_summary(stats.get("latency", {}))),
@@ -131,7 +136,8 @@ function processorCard(p, now) {
     + '</td><td class="l">' + esc(r.topic) + '</td><td>' + num(r.offset) + '</td><td>' + num(r.hwm)
     + '</td><td data-field="lag">' + num(r.lag) + '</td><td data-field="consumed">' + num(r.consumed)
     + '</td><td>' + num(r.committed) + '</td><td>' + num(r.produced) + '</td><td>' + num(r.table_offset)
-    + '</td></tr>').join('');
+    + '</td><td data-field="skipped">' + num(r.skipped) + '</td><td data-field="dead-lettered">'
+    + num(r.dead_lettered) + '</td></tr>').join('');
   return '<section class="card processor" id="processor-' + esc(p.name) + '" data-name="' + esc(p.name)
     + '"><div class="card-head"><h2>processor ' + esc(p.name) + '</h2>' + badge(p.state)
     + '<span class="muted">active partitions <b data-field="active">' + (p.active.join(', ') || '–')
@@ -140,11 +146,14 @@ function processorCard(p, now) {
       'produced') + kpi('lag-total', num(p.totals.lag), 'lag') + kpi('rate-in', rate(rin), 'in msg/s')
     + kpi('rate-out', rate(rout), 'out msg/s') + kpi('latency', secs(p.latency.mean), 'mean callback')
     + kpi('latency-p99', p.latency.p99 === null ? '–' : '≤ ' + secs(p.latency.p99), 'p99 callback')
+    + kpi('skipped-total', num(p.totals.skipped), 'skipped')
+    + kpi('dead-lettered-total', num(p.totals.dead_lettered), 'dead-lettered')
     + '</div>' + chart(h) + '<div class="legend"><span><i style="background:#2f6fdf"></i>input msg/s</span>'
     + '<span><i style="background:#1f9d55"></i>output msg/s</span></div>'
     + '<table><thead><tr><th>partition</th><th class="l">input topic</th><th>offset</th><th>high watermark</th>'
     + '<th>lag</th><th>consumed</th><th>committed</th><th>produced</th><th>table offset</th>'
-    + '</tr></thead><tbody>' + (rows || '<tr><td colspan="9" class="muted">'
+    + '<th>skipped</th><th>dead-lettered</th>'
+    + '</tr></thead><tbody>' + (rows || '<tr><td colspan="11" class="muted">'
     + 'no partitions assigned</td></tr>') + '</tbody></table></section>';
 }
 function viewCard(v) {

@@ -150,7 +150,10 @@ def test_failing(callback, cause):
     with pytest.raises(goka.ProcessingError):
         p.run()
     assert p.state == "stopped"
-    tt.consume("input", "key", "again")  # no subscriber left, nothing raised
+    # a further message is not dropped silently: nothing would process it (issue 11, defect 5)
+    with pytest.raises(goka.ProcessorStoppedError, match="group 'failing'") as stopped:
+        tt.consume("input", "key", "again")
+    assert stopped.value.__cause__ is info.value
 
 
 # -- integrationtest/ -------------------------------------------------------------------------

@@ -108,3 +108,76 @@ def test_processor_requires_graph():
 
     with pytest.raises(TypeError, match="define_group"):
         goka.Processor(Tester(), "not a graph")
+
+
+# -- error policies (issue 12, part 2) ------------------------------------------------------
+
+def test_on_error_on_edges():
+    skip, dlq = goka.Skip(), goka.DeadLetter("dead")
+    g = goka.define_group(
+        "g", goka.Input("a", codec.String(), cb, on_error=skip),
+        goka.Inputs(["b", "c"], codec.String(), cb, on_error=dlq),
+        goka.Input("d", codec.String(), cb), goka.Loop(codec.String(), cb, on_error=goka.Retry(2)))
+    assert [i.on_error for i in g.inputs] == [skip, dlq, dlq, None]
+    assert g.loop.on_error == goka.Retry(2, backoff=0.5, then=goka.Fail())
+    from goka._core.failure import dead_letter_targets, policies_of
+
+    assert policies_of(g, None) == {"a": skip, "b": dlq, "c": dlq, "g-loop": goka.Retry(2)}
+    assert policies_of(g, goka.Fail()) == {"a": skip, "b": dlq, "c": dlq, "g-loop": goka.Retry(2)}
+    assert policies_of(g, goka.Skip())["d"] == goka.Skip()
+    assert dead_letter_targets(g, goka.Retry(3, then=goka.DeadLetter("other"))) == ["dead", "other"]
+    only_fail = goka.define_group("h", goka.Input("a", codec.String(), cb, on_error=goka.Fail()))
+    assert policies_of(only_fail, goka.Skip()) is None  # the edge's Fail wins: nothing to handle
+
+
+@pytest.mark.parametrize(
+    "edges, message",
+    [
+        ([goka.Input("a", codec.String(), cb, on_error=goka.DeadLetter("a"))], "dead-letter topic 'a'"),
+        ([goka.Input("a", codec.String(), cb, on_error=goka.DeadLetter("g-table"))], "dead-letter topic 'g-table'"),
+        ([goka.Input("a", codec.String(), cb, on_error=goka.DeadLetter("g-loop"))], "dead-letter topic 'g-loop'"),
+        ([goka.Input("a", codec.String(), cb), goka.Input("b", codec.String(), cb, on_error=goka.DeadLetter("a"))],
+         "dead-letter topic 'a'"),
+        ([goka.Input("a", codec.String(), cb, on_error=goka.Retry(2, then=goka.DeadLetter("t"))),
+          goka.Join("t", codec.String())], "dead-letter topic 't'"),
+        ([goka.Input("a", codec.String(), cb), goka.Loop(codec.String(), cb, on_error=goka.DeadLetter("a"))],
+         "dead-letter topic 'a'"),
+    ],
+)
+def test_dead_letter_topic_validation(edges, message):
+    with pytest.raises(goka.GroupError, match=message):
+        goka.define_group("g", *edges)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: goka.Input("a", codec.String(), cb, on_error="skip"), "on_error must be"),
+        (lambda: goka.Loop(codec.String(), cb, on_error=goka.Skip), "on_error must be"),
+        (lambda: goka.DeadLetter(""), "DeadLetter: topic"),
+        (lambda: goka.Retry(0), "attempts must be"),
+        (lambda: goka.Retry(True), "attempts must be"),
+        (lambda: goka.Retry(2, backoff=-1), "backoff must be"),
+        (lambda: goka.Retry(2, then=goka.Retry(2)), "then must be"),
+    ],
+)
+def test_policy_construction_errors(make, message):
+    with pytest.raises(goka.GroupError, match=message):
+        make()
+
+
+def test_processor_wide_policy_validation():
+    from goka.tester import Tester
+
+    g = goka.define_group("g", goka.Input("a", codec.String(), cb), goka.Lookup("users", codec.String()))
+    for bad in ("a", "g-table", "g-loop", "users"):
+        with pytest.raises(goka.GroupError, match=f"dead-letter topic '{bad}'"):
+            goka.Processor(Tester(), g, on_error=goka.DeadLetter(bad))
+    with pytest.raises(goka.GroupError, match="on_error must be"):
+        goka.Processor(Tester(), g, on_error=goka.Skip)
+    assert goka.Processor(Tester(), g, on_error=goka.Skip()).on_error == goka.Skip()
+
+
+def test_retry_delay():
+    assert goka.Retry(3, backoff=0.25).delay(2) == 0.25
+    assert goka.Retry(3, backoff=lambda n: 2.0 ** n).delay(3) == 8.0

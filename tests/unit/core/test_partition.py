@@ -109,11 +109,13 @@ class Producer:
 
 
 DONES: list[Callable[..., None]] = []
+ATTEMPTS: dict[bytes, int] = {}  # calls per key, for "t<n>": fail the first n attempts
 
 
 def step(ctx: goka.Context, msg: str) -> None:
     """Commands in the message, ';'-separated: s<v> set, d delete, e emit, h emit with
-    headers, l loopback, w defer commit, f fail, r read the table into an emit."""
+    headers, l loopback, w defer commit, f fail, r read the table into an emit, x ctx.fail,
+    t<n> fail while the key has been tried at most n times."""
     for cmd in msg.split(";"):
         if not cmd:
             continue
@@ -134,6 +136,12 @@ def step(ctx: goka.Context, msg: str) -> None:
             raise RuntimeError("boom")
         elif op == "r":
             ctx.emit(OUT, ctx.key, str(ctx.value()))
+        elif op == "x":
+            ctx.fail(ValueError("explicit"))
+        elif op == "t":
+            tried = ATTEMPTS[ctx.key.encode()] = ATTEMPTS.get(ctx.key.encode(), 0) + 1
+            if tried <= int(arg):
+                raise RuntimeError(f"attempt {tried}")
 
 
 def looped(ctx: goka.Context, msg: str) -> None:
@@ -144,25 +152,28 @@ def visited(ctx: goka.Context, meta: Any) -> None:
     ctx.set_value(f"{ctx.value()}+{meta}")
 
 
-def group() -> Any:
+def group(on_error: Any = None) -> Any:
     return goka.define_group(
-        "g", goka.Input(IN, codec.String(), step), goka.Input("in2", codec.String(), step),
+        "g", goka.Input(IN, codec.String(), step), goka.Input("in2", codec.String(), step, on_error=on_error),
         goka.Output(OUT, codec.String()), goka.Loop(codec.String(), looped),
         goka.Persist(codec.String()), goka.Visitor("v", visited))
 
 
 class Setup:
     def __init__(self, partition: ModuleType, storage: Any = None, nparts: int = 4,
-                 ack_each: bool = True, coalesce: bool = False) -> None:
+                 ack_each: bool = True, coalesce: bool = False, on_error: Any = None,
+                 edge_on_error: Any = None) -> None:
         DONES.clear()
+        ATTEMPTS.clear()
         self.producer = Producer()
         self.failures: list[BaseException] = []
+        self.sleeps: list[float] = []
         self.storage = MemoryStorage() if storage is None else storage
         self.pp = partition.PartitionProcessor(
-            group(), 1, produce_batch=self.producer.produce_batch, partitions_of=lambda topic: nparts,
+            group(edge_on_error), 1, produce_batch=self.producer.produce_batch, partitions_of=lambda topic: nparts,
             hasher=lambda key, n: len(key) % n, fail=self.failures.append, storage=self.storage,
             joins={}, lookups={}, nil_handling=goka.NilHandling.IGNORE, ack_each=ack_each,
-            coalesce=coalesce)
+            coalesce=coalesce, on_error=on_error, sleep=lambda s: bool(self.sleeps.append(s)))
 
     def run(self, *msgs: tuple[Any, ...], topic: str = IN, start: int = 0) -> None:
         for i, (key, value) in enumerate(msgs):
@@ -238,8 +249,9 @@ def test_failure_mid_batch_not_covered(partition: ModuleType) -> None:
     s.pp.end_batch()
     s.producer.deliver()
     assert s.pp.advance() == {IN: 2}  # the failed message (offset 2) is not covered
-    # the failed message's write was made before the failure: it is in the generation
-    assert s.table()[b"a"] == b"x"
+    # the failed message's write was discarded: only the others reach the table
+    assert s.table() == {b"a": b"x", b"b": b"y"}
+    assert [r["key"] for _, _, r, _ in s.producer.delivered] == [b"a", b"b"]
 
 
 def test_failure_first_message_commits_nothing(partition: ModuleType) -> None:
@@ -485,7 +497,9 @@ def test_unknown_topic(partition: ModuleType) -> None:
 
 # -- differential --------------------------------------------------------------------------
 
-commands = st.lists(st.sampled_from(["s1", "s2", "d", "e7", "h8", "l9", "w", "r", "f"]), max_size=3)
+commands = st.lists(st.sampled_from(["s1", "s2", "d", "e7", "h8", "l9", "w", "r", "f", "x", "t1"]), max_size=3)
+policies = st.sampled_from([None, goka.Skip(), goka.DeadLetter("dlq"), goka.Retry(2, backoff=0),
+                            goka.Retry(2, backoff=0, then=goka.DeadLetter("dlq"))])
 events = st.lists(
     st.one_of(
         st.tuples(st.just("msg"), st.sampled_from([IN, "in2", LOOP]), st.sampled_from([b"a", b"bb", b"ccc"]),
@@ -502,8 +516,8 @@ events = st.lists(
 
 
 def _trace(partition: ModuleType, evs: list[tuple[Any, ...]], ack_each: bool = True,
-           coalesce: bool = False) -> list[Any]:
-    s = Setup(partition, ack_each=ack_each, coalesce=coalesce)
+           coalesce: bool = False, on_error: Any = None) -> list[Any]:
+    s = Setup(partition, ack_each=ack_each, coalesce=coalesce, on_error=on_error)
     offsets: dict[str, int] = {}
     out: list[Any] = []
     for ev in evs:
@@ -540,12 +554,211 @@ def _trace(partition: ModuleType, evs: list[tuple[Any, ...]], ack_each: bool = T
     out.append(("storage", s.table(), s.storage.get_offset()))
     out.append(("batches", s.producer.batches))
     out.append(("stats", {k: v for k, v in s.pp.stats().items()}))
+    out.append(("attempts", dict(ATTEMPTS), s.sleeps))
     return out
 
 
 @settings(max_examples=300, deadline=None)
-@given(evs=events, ack_each=st.booleans(), coalesce=st.booleans())
-def test_differential(partition_c: ModuleType, evs: list[tuple[Any, ...]], ack_each: bool, coalesce: bool) -> None:
+@given(evs=events, ack_each=st.booleans(), coalesce=st.booleans(), on_error=policies)
+def test_differential(partition_c: ModuleType, evs: list[tuple[Any, ...]], ack_each: bool, coalesce: bool,
+                      on_error: Any) -> None:
     from goka._core import _partition_py
 
-    assert _trace(partition_c, evs, ack_each, coalesce) == _trace(_partition_py, evs, ack_each, coalesce)
+    assert (_trace(partition_c, evs, ack_each, coalesce, on_error)
+            == _trace(_partition_py, evs, ack_each, coalesce, on_error))
+
+
+# -- a failed message leaves no trace (issue 11, defect 1) -----------------------------------
+
+def test_failed_message_discards_everything(partition: ModuleType) -> None:
+    """Table write, changelog record, emits (with and without headers), loopback and a
+    deferred commit of a raising callback are all discarded; the earlier message's stay."""
+    s = Setup(partition)
+    s.storage.write_batch([(b"k", b"stored")], offset=None)
+    s.run((b"a", b"s1;e1"))
+    before = ({k: list(v) for k, v in s.pp.outbox.items()}, s.pp.outbox_size, dict(s.pp.produced))
+    with pytest.raises(ProcessingError, match="boom"):
+        s.pp.process(Msg(IN, 1, b"a", b"s2;e2;h3;l4;w;f"))
+    with pytest.raises(ProcessingError, match="boom"):
+        s.pp.process(Msg(IN, 2, b"k", b"d;f"))  # a delete of a stored key
+    assert ({k: list(v) for k, v in s.pp.outbox.items()}, s.pp.outbox_size, dict(s.pp.produced)) == before
+    assert s.pp.table.current.writes == {b"a": b"1"}
+    assert s.pp.table.get(b"a") == b"1" and s.pp.table.get(b"k") == b"stored"
+    assert s.pp.stats()["consumed"][IN] == 1
+    s.pp.end_batch()
+    s.producer.deliver()
+    # the failed message's deferred commit does not hold the partition
+    assert s.pp.advance() == {IN: 1}
+    assert s.pp.in_flight() == 0
+    DONES[0]()  # calling a rolled-back done later changes nothing
+    DONES[0](ValueError("late"))
+    assert s.failures == []
+    assert s.table() == {b"a": b"1", b"k": b"stored"}
+    assert [(t, r["value"]) for t, _, r, _ in s.producer.delivered] == [(TABLE, b"1"), (OUT, b"1")]
+
+
+def test_failed_first_write_drops_the_generation(partition: ModuleType) -> None:
+    s = Setup(partition)
+    with pytest.raises(ProcessingError):
+        s.pp.process(Msg(IN, 0, b"a", b"s1;f"))
+    assert s.pp.table.current is None and s.pp.table.values == {}
+    assert s.pp.outbox == {} and s.pp.in_flight() == 1  # only the (empty) ticket
+    s.pp.end_batch()
+    assert s.pp.advance() == {} and s.pp.in_flight() == 0
+
+
+def test_failed_message_coalesced(partition: ModuleType) -> None:
+    """Coalescing: a failed message's change of the batch's record of a key is undone
+    (value and headers), and its new records are forgotten."""
+    s = Setup(partition, coalesce=True)
+    s.pp.process(Msg(IN, 0, b"a", b"s1"))
+    s.pp.emit(TABLE, b"a", b"1", {"h": "v"})  # the record now has headers
+    with pytest.raises(ProcessingError):
+        s.pp.process(Msg(IN, 1, b"a", b"s2;d;f"))
+    with pytest.raises(ProcessingError):
+        s.pp.process(Msg(IN, 2, b"b", b"s3;s4;f"))
+    s.pp.process(Msg(IN, 3, b"b", b"s5"))
+    s.pp.end_batch()
+    assert [recs for t, _, recs in s.producer.batches if t == TABLE] == [
+        [{"key": b"a", "value": b"1", "headers": [("h", b"v")]}, {"key": b"b", "value": b"5"}]]
+    assert s.pp.stats()["produced"] == {TABLE: 2}
+
+
+def test_failed_visit_discards_its_key(partition: ModuleType) -> None:
+    s = Setup(partition)
+    s.storage.write_batch([(b"k1", b"a"), (b"k2", b"b")], offset=None)
+    calls: list[bytes] = []
+
+    def visit(key: bytes, meta: Any) -> None:
+        calls.append(key)
+        s.pp.table.set(key, b"visited")
+        s.pp.emit(TABLE, key, b"visited", None)
+        if key == b"k2":
+            raise RuntimeError("visitor failed")
+
+    s.pp.dispatcher = type("D", (), {"visit": staticmethod(lambda name, key, meta: visit(key, meta))})()
+    with pytest.raises(RuntimeError):
+        s.pp.visit("v", None)
+    assert calls == [b"k1", b"k2"]
+    assert s.pp.table.current.writes == {b"k1": b"visited"}
+    assert [r["key"] for recs in s.pp.outbox.values() for r in recs] == [b"k1"]
+
+
+# -- error policies (issue 12, part 2) ------------------------------------------------------
+
+def test_skip(partition: ModuleType, caplog: pytest.LogCaptureFixture) -> None:
+    s = Setup(partition, on_error=goka.Skip())
+    s.run((b"a", b"s1"), (b"a", b"s2;e2;w;f"), (b"b", b"\xff"), (b"a", b"r"))  # \xff: not UTF-8
+    assert s.pp.stats()["skipped"] == {IN: 2}
+    assert s.pp.stats()["consumed"][IN] == 4
+    s.pp.end_batch()
+    s.producer.deliver()
+    assert s.pp.advance() == {IN: 4}  # skipped messages are committed past
+    assert s.table() == {b"a": b"1"}
+    assert [r["value"] for t, _, r, _ in s.producer.delivered if t == OUT] == [b"1"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "group g: message skipped (topic='in', partition=1, offset=1, key='a'): RuntimeError: boom" in warnings
+    assert any(w.startswith("group g: message skipped (topic='in', partition=1, offset=2, key='b'): "
+                            "CodecError: String: invalid UTF-8") for w in warnings)
+
+
+def test_ctx_fail_stops_whatever_the_policy(partition: ModuleType) -> None:
+    s = Setup(partition, on_error=goka.Retry(3, then=goka.Skip()))
+    with pytest.raises(ProcessingError, match="explicit"):
+        s.pp.process(Msg(IN, 0, b"a", b"s1;x"))
+    assert s.sleeps == []  # not retried
+    assert s.pp.outbox == {} and s.pp.table.current is None
+
+
+def test_edge_policy_wins(partition: ModuleType) -> None:
+    s = Setup(partition, on_error=goka.Skip(), edge_on_error=goka.Fail())
+    s.run((b"a", b"f"))  # IN: the processor's Skip
+    with pytest.raises(ProcessingError):
+        s.pp.process(Msg("in2", 0, b"a", b"f"))  # in2: its own Fail
+
+
+def test_dead_letter(partition: ModuleType) -> None:
+    s = Setup(partition, on_error=goka.DeadLetter("dlq"))
+    s.pp.process(Msg(IN, 7, b"key", b"s1;e1;f", headers=[("orig", b"h"), ("dup", b"1"), ("dup", b"2")]))
+    assert s.pp.stats()["dead_lettered"] == {IN: 1}
+    s.pp.end_batch()
+    ((topic, part, records),) = s.producer.batches
+    assert (topic, part) == ("dlq", 3)  # the hasher over the dead-letter topic's partitions
+    (record,) = records
+    assert record["key"] == b"key" and record["value"] == b"s1;e1;f"
+    assert record["headers"] == [
+        ("orig", b"h"), ("dup", b"1"), ("dup", b"2"), ("goka.error.group", b"g"), ("goka.error.topic", b"in"),
+        ("goka.error.partition", b"1"), ("goka.error.offset", b"7"), ("goka.error.class", b"builtins.RuntimeError"),
+        ("goka.error.message", b"boom")]
+    assert s.pp.advance() == {}  # committed past only after the dead-letter record's ack
+    s.producer.deliver()
+    assert s.pp.advance() == {IN: 8}
+    assert s.table() == {}
+
+
+def test_dead_letter_delivery_error_fails(partition: ModuleType) -> None:
+    s = Setup(partition, on_error=goka.DeadLetter("dlq"))
+    s.pp.process(Msg(IN, 0, b"k", b"f"))
+    s.pp.end_batch()
+    s.producer.deliver(error="broker down")
+    assert len(s.failures) == 1 and "'dlq'" in str(s.failures[0])
+    assert s.pp.advance() == {}
+
+
+def test_retry_succeeds_once(partition: ModuleType) -> None:
+    """A callback failing twice then succeeding: its effects exactly once, after two waits."""
+    s = Setup(partition, on_error=goka.Retry(3, backoff=lambda n: n / 10))
+    s.run((b"a", b"s1;e1;w;t2"), (b"a", b"r"))
+    assert ATTEMPTS == {b"a": 3}
+    assert s.sleeps == [0.1, 0.2]
+    assert len(DONES) == 3
+    DONES[2]()  # only the successful attempt's deferred commit counts
+    s.pp.end_batch()
+    s.producer.deliver()
+    assert s.pp.advance() == {IN: 2}
+    assert [(t, r["value"]) for t, _, r, _ in s.producer.delivered] == [(TABLE, b"1"), (OUT, b"1"), (OUT, b"1")]
+    assert s.pp.stats()["skipped"] == {} and s.pp.stats()["consumed"][IN] == 2
+
+
+def test_retry_exhausted_then(partition: ModuleType) -> None:
+    s = Setup(partition, on_error=goka.Retry(2, backoff=0, then=goka.Skip()))
+    s.run((b"a", b"s1;t5"))
+    assert ATTEMPTS == {b"a": 2} and s.sleeps == [0.0]
+    assert s.pp.stats()["skipped"] == {IN: 1}
+    s2 = Setup(partition, on_error=goka.Retry(2, backoff=0))  # then=Fail()
+    with pytest.raises(ProcessingError, match="attempt 2"):
+        s2.pp.process(Msg(IN, 0, b"a", b"s1;t5"))
+    assert s2.pp.outbox == {} and s2.pp.table.current is None
+
+
+def test_retry_interrupted_by_stop(partition: ModuleType) -> None:
+    s = Setup(partition, on_error=goka.Retry(5, then=goka.Skip()))
+    s.pp.sleep = lambda seconds: True  # the processor is stopping
+    with pytest.raises(ProcessingError, match="attempt 1"):
+        s.pp.process(Msg(IN, 0, b"a", b"t9"))
+    assert ATTEMPTS == {b"a": 1}
+
+
+@settings(max_examples=200, deadline=None)
+@given(msgs=st.lists(st.tuples(st.sampled_from([IN, "in2"]), st.sampled_from([b"a", b"bb", b"ccc"]),
+                               st.lists(st.sampled_from(["s1", "s2", "d", "e7", "h8", "l9", "w", "r", "f"]),
+                                        max_size=4)), max_size=25),
+       coalesce=st.booleans())
+def test_skipped_messages_leave_no_trace(partition: ModuleType, msgs: list[tuple[str, bytes, list[str]]],
+                                         coalesce: bool) -> None:
+    """All or nothing, as a property: skipping the failing messages gives exactly the table
+    and the records of never sending them."""
+
+    def outcome(batch: list[tuple[str, bytes, list[str]]], on_error: Any) -> Any:
+        s = Setup(partition, coalesce=coalesce, on_error=on_error)
+        for i, (topic, key, cmds) in enumerate(batch):
+            s.pp.process(Msg(topic, i, key, ";".join(cmds).encode()))
+        s.pp.end_batch()
+        s.producer.deliver()
+        for done in DONES:
+            done()
+        s.pp.advance()
+        return s.table(), s.producer.batches, s.pp.stats()["produced"], s.pp.in_flight()
+
+    clean = [m for m in msgs if "f" not in m[2]]
+    assert outcome(msgs, goka.Skip()) == outcome(clean, None)
