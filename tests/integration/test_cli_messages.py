@@ -162,3 +162,10 @@ def test_a_broker_outage_under_goka_run_is_throttled(cluster: EmbeddedCluster, a
     refused = [line for line in rdkafka if "Connection refused" in line]
     sources = {re.search(r"\[(goka-[^\]]+)\] \[thrd:([^\]]+)\]", line).groups() for line in refused}  # type: ignore[union-attr]
     assert len(refused) == len(sources), "\n".join(refused)  # each source once
+
+
+def test_emit_help_lists_one_example_a_line() -> None:
+    out = subprocess.run([sys.executable, "-m", "goka", "emit", "--help"], capture_output=True, text=True,
+                         timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0
+    assert "examples:\n  goka emit user-clicks user-3 click\n  goka emit settings user-3" in out.stdout, out.stdout
