@@ -8,7 +8,7 @@ Every example takes the same options:
 - ``--smoke``: run a short scripted scenario to a known result and exit (used by CI);
 - ``--duration S``: run for S seconds, then stop (default: until Ctrl-C);
 - ``--path DIR``: root of local table storage (a temporary directory with the embedded
-  cluster, which starts empty every time; goka's default ``/tmp/goka/...`` otherwise);
+  cluster, which starts empty every time; goka's default ``<tmp>/goka-state/...`` otherwise);
 - ``-v``: debug logging.
 
 Examples import this module after putting ``examples/`` on ``sys.path``; everything else
@@ -52,14 +52,17 @@ def options() -> argparse.ArgumentParser:
     p.add_argument("--smoke", action="store_true", help="run a short scenario to a known result, then exit")
     p.add_argument("--duration", type=float, help="stop after this many seconds (default: Ctrl-C)")
     p.add_argument("--path", help="root directory of local table storage (default: a temporary "
-                                  "directory with the embedded cluster, goka's /tmp/goka/... with --brokers)")
+                                  "directory with the embedded cluster, goka's <tmp>/goka-state/... with --brokers)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return p
 
 
-def parser(description: str) -> argparse.ArgumentParser:
-    """An argument parser with the options every example takes."""
-    return argparse.ArgumentParser(description=description, parents=[options()])
+def parser(doc: str) -> argparse.ArgumentParser:
+    """An argument parser with the options every example takes; ``doc`` (the example's
+    docstring) gives its description (first paragraph) and epilog (the rest)."""
+    description, _, rest = doc.strip().partition("\n\n")
+    return argparse.ArgumentParser(description=description, epilog=rest or None, parents=[options()],
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def setup(args: argparse.Namespace) -> None:

@@ -261,6 +261,20 @@ class GroupGraph:
             out[self.table_topic] = self.persist.codec
         return out
 
+    def edge_of(self, topic: str) -> str:
+        """How this group uses ``topic``: ``"Input"``, ``"Loop"``, ``"Output"``, ``"Join"``,
+        ``"Lookup"`` or ``"Persist"`` (``""`` if it does not use it); for messages."""
+        if topic in self.input_topics:
+            return "Input"
+        if self.loop is not None and topic == self.loop_topic:
+            return "Loop"
+        if self.persist is not None and topic == self.table_topic:
+            return "Persist"
+        for kind, edges in (("Output", self.outputs), ("Join", self.joins), ("Lookup", self.lookups)):
+            if topic in edges:
+                return kind
+        return ""
+
     def __repr__(self) -> str:
         edges: list[object] = [*self.inputs, *self.outputs.values(), *self.joins.values(),
                                *self.lookups.values(), *self.visitors.values()]

@@ -88,9 +88,13 @@ class Processor:
         if factory is not None:
             self._backend = factory(self)
         else:
+            from goka._kafka.admin import TopicNotFoundError
             from goka.runtime.processor import KafkaProcessor
 
-            self._backend = KafkaProcessor(self, brokers)
+            try:
+                self._backend = KafkaProcessor(self, brokers)
+            except TopicNotFoundError as exc:  # say which edges need the missing topics
+                raise exc.for_group(group) from None
 
     @property
     def group(self) -> str:

@@ -6,7 +6,7 @@ messages of each key in its group table.
 
 Run it twice against the same ``--brokers``: the count of ``some-key`` goes up, because
 the group table ``example-group-table`` is kept in Kafka (and locally under ``--path``,
-by default goka's ``/tmp/goka/processor/example-group``).
+by default goka's ``<tmp>/goka-state/processor/example-group``).
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def run_emitter(brokers: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser(__doc__.splitlines()[0]).parse_args(argv)
+    args = parser(__doc__).parse_args(argv)
     setup(args)
     processed = threading.Event()
 

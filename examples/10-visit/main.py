@@ -63,7 +63,7 @@ def counters(proc: goka.Processor) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = parser(__doc__.splitlines()[0])
+    p = parser(__doc__)
     p.add_argument("--phase", type=float, default=5.0, help="seconds of counting before and after the reset")
     args = p.parse_args(argv)
     setup(args)

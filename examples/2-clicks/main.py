@@ -77,7 +77,7 @@ def serve_view(view: goka.View, port: int) -> ThreadingHTTPServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = parser(__doc__.splitlines()[0])
+    p = parser(__doc__)
     p.add_argument("--port", type=int, default=9095, help="HTTP port of the view (0: any free port)")
     args = p.parse_args(argv)
     setup(args)

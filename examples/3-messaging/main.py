@@ -40,7 +40,9 @@ PROCESSORS: dict[str, ModuleType] = {
 
 def parse(argv: list[str]) -> argparse.Namespace:
     common = options()
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    description, _, rest = __doc__.strip().partition("\n\n")
+    p = argparse.ArgumentParser(description=description, epilog=rest or None,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("all", parents=[common], help="processors, service and loadgen in one process (default)")
     proc = sub.add_parser("processor", parents=[common], help="run processors")

@@ -99,7 +99,7 @@ class Instance:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = parser(__doc__.splitlines()[0])
+    p = parser(__doc__)
     p.add_argument("--instances", type=int, default=2, help="processor instances in this process")
     p.add_argument("--port", type=int, default=0, help="HTTP port of the web pages (default: any free port)")
     args = p.parse_args(argv)

@@ -68,7 +68,7 @@ def wait_for(condition: Any, what: str, timeout: float = 30.0) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = parser(__doc__.splitlines()[0])
+    p = parser(__doc__)
     p.add_argument("--outage", type=float, default=3.0, help="seconds the embedded broker is down (--smoke)")
     args = p.parse_args(argv)
     setup(args)

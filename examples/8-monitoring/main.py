@@ -133,7 +133,7 @@ def smoke(web: goka.web.WebServer, processors: list[goka.Processor], clicks: int
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = parser(__doc__.splitlines()[0])
+    p = parser(__doc__)
     p.add_argument("--port", type=int, default=9095, help="HTTP port of the web pages")
     p.add_argument("--stats-interval", type=float, default=10.0, help="seconds between console monitor lines")
     args = p.parse_args(argv)

@@ -59,7 +59,7 @@ def settled(proc: goka.Processor) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = parser(__doc__.splitlines()[0])
+    p = parser(__doc__)
     p.add_argument("--no-commit", action="store_true", help="never call done(): nothing is committed")
     args = p.parse_args(argv)
     setup(args)

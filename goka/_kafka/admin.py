@@ -21,7 +21,8 @@ from typing import Any, Protocol
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from goka._kafka.clients import base_config, cluster_of, rdkafka_log
+from goka._kafka.clients import base_config, cluster_of
+from goka._kafka.logs import rdkafka_log
 from goka.errors import CopartitionError, GokaError
 
 __all__ = [
@@ -50,11 +51,27 @@ class TopicError(GokaError):
 class TopicNotFoundError(TopicError, LookupError):
     """One or more topics do not exist (Goka: "requested topic was not found")."""
 
-    def __init__(self, topics: str | Sequence[str]) -> None:
+    def __init__(self, topics: str | Sequence[str], *, message: str | None = None) -> None:
         self.topics: tuple[str, ...] = (topics,) if isinstance(topics, str) else tuple(topics)
         self.topic = self.topics[0] if self.topics else ""
         names = ", ".join(repr(t) for t in self.topics)
-        super().__init__(f"requested topic was not found: {names}")
+        super().__init__(message or f"requested topic was not found: {names}")
+
+    def for_group(self, graph: Any) -> TopicNotFoundError:
+        """The same error, saying through which edges of ``graph`` (a
+        :class:`goka.GroupGraph`) the group needs the missing topics, and what to do."""
+        parts, hints = [], []
+        for topic in self.topics:
+            kind = graph.edge_of(topic)
+            noun = "table" if kind in ("Join", "Lookup", "Persist") else "topic"
+            parts.append(f"{kind} {noun} {topic!r}".strip())
+            hint = ("another group's table: run that group's processor first, or create it" if kind in ("Join", "Lookup")
+                    else "create it before starting the processor")
+            if hint not in hints:
+                hints.append(hint)
+        was = "was" if len(parts) == 1 else "were"
+        message = f"group {graph.group!r}: {', '.join(parts)} {was} not found ({'; '.join(hints)})"
+        return TopicNotFoundError(self.topics, message=message)
 
 
 class TopicCreateError(TopicError):
@@ -109,11 +126,13 @@ class _AdminBackend:
         return self._admin
 
     def _metadata(self, timeout: float | None = None) -> Any:
+        client = self._client()
         try:
-            return self._client().list_topics(timeout=self._timeout if timeout is None else timeout)
+            return client.list_topics(timeout=self._timeout if timeout is None else timeout)
         except KafkaException as exc:
-            self._client().poll(0)  # serve librdkafka's log lines (they explain the failure)
             raise TopicError(f"metadata request to {self.bootstrap} failed: {exc.args[0]}") from exc
+        finally:
+            client.poll(0)  # hand librdkafka's queued log lines to the logger (rdkafka_log)
 
     def topics(self) -> dict[str, list[int]]:
         md = self._metadata()

@@ -29,6 +29,8 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from goka._kafka.logs import rdkafka_log
+
 __all__ = [
     "ORDERED",
     "OFFSET_BEGINNING",
@@ -127,8 +129,6 @@ def _configure(tunable: dict[str, Any], essential: dict[str, Any], brokers: Any,
     return {**tunable, **shared, **essential, **(overrides or {})}
 
 
-#: librdkafka's own log lines go through Python logging instead of stderr
-rdkafka_log = logging.getLogger("goka.kafka.rdkafka")
 
 _FETCH = {
     # librdkafka's default backoff paces fetching to ~150k msgs/s here; lift it.
@@ -194,17 +194,6 @@ def delivers_in_order(overrides: Mapping[str, Any]) -> bool:
         return str(overrides.get(name, True)).lower() in ("true", "1")
     timeouts = {str(overrides[k]) for k in ("message.timeout.ms", "delivery.timeout.ms") if k in overrides}
     return flag("enable.idempotence") and flag("enable.gapless.guarantee") and timeouts <= {"0"}
-
-
-class _QuietExperimental(logging.Filter):
-    """librdkafka warns at every start that ``enable.gapless.guarantee`` is experimental;
-    goka sets it on purpose (see :data:`ORDERED`)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "enable.gapless.guarantee is experimental" not in record.getMessage()
-
-
-rdkafka_log.addFilter(_QuietExperimental())
 
 
 def producer(brokers: Any, *, client_id: str, overrides: Mapping[str, Any] | None = None,

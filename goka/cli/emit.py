@@ -16,9 +16,10 @@ def add_parser(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "emit", help="emit one message to a topic",
         description="Emit VALUE under KEY to TOPIC and print where it landed (partition, offset).",
-        epilog="examples: goka emit user-clicks user-3 click   "
-               "goka emit settings user-3 '{\"theme\": \"dark\"}' --codec json   "
-               "goka emit click-count-table user-3 --tombstone")
+        epilog="examples:\n  goka emit user-clicks user-3 click\n"
+               "  goka emit settings user-3 '{\"theme\": \"dark\"}' --codec json\n"
+               "  goka emit click-count-table user-3 --tombstone",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("topic")
     p.add_argument("key")
     p.add_argument("value", nargs="?", help="the value (int64: a number; json/msgpack: JSON text)")

@@ -91,6 +91,7 @@ class _Handle:
         self.error: str | None = None
         self.failure: str | None = None
         self.exited = False
+        self.setup_failed = False  # failed before running anything (bad target, busy port, ...)
 
     @property
     def name(self) -> str:
@@ -104,8 +105,9 @@ class _Handle:
         try:
             while conn.poll():
                 kind, payload = conn.recv()
-                if kind == "error":
+                if kind in ("error", "setup-error"):
                     self.error = str(payload)
+                    self.setup_failed = kind == "setup-error"
                 elif kind == "ready":
                     log.info("%s runs %s", self.name, ", ".join(payload))
         except (EOFError, OSError):
@@ -151,9 +153,9 @@ class _Supervisor:
             for sig, handler in restore.items():
                 signal.signal(sig, handler)
         failed = [h for h in self.handles if h.failure]
-        for h in failed:
-            log.error("goka run: %s failed: %s", h.name, h.failure)
-        if failed:
+        if failed:  # one closing line: each failure was logged in full when it happened
+            log.error("goka run: %d of %d workers failed: %s", len(failed), len(self.handles),
+                      "; ".join(f"{h.name}: {h.failure}" for h in failed))
             return 1
         log.info("goka run: all %d workers stopped", len(self.handles))
         return 0
@@ -188,11 +190,16 @@ class _Supervisor:
             log.info("%s stopped", h.name)
             return
         reason = h.error or ("exited without being asked to stop" if code == 0 else _exit_reason(code))
-        if h.error and code not in (0, 1):
+        if h.error and code not in (0, 1) and not h.setup_failed:
             reason += f" ({_exit_reason(code)})"
         h.failure = h.failure or reason
         alive = self._alive()
-        if self.stopping:
+        if h.setup_failed:  # the others run the same target: they fail the same way
+            log.error("%s failed to start: %s%s", h.name, reason,
+                      "; stopping the others" if alive and not self.stopping else "")
+            if alive and not self.stopping:
+                self._stop(signal.SIGTERM)
+        elif self.stopping:
             log.error("%s failed while stopping: %s", h.name, reason)
         elif self.args.fail_fast or not alive:
             log.error("%s failed: %s; not restarted, stopping the others", h.name, reason)

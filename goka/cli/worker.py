@@ -20,13 +20,14 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-__all__ = ["WorkerOptions", "build_components", "describe_error", "load_target", "worker_main"]
+__all__ = ["WorkerOptions", "build_components", "describe_error", "load_target", "user_traceback", "worker_main"]
 
 log = logging.getLogger("goka.run")
 
@@ -64,6 +65,25 @@ def describe_error(exc: BaseException) -> str:
     if cause is not None and str(cause) not in text:
         text += f" (caused by {type(cause).__name__}: {cause})"
     return text.replace("\n", " ")
+
+
+_GOKA_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
+
+
+def user_traceback(exc: BaseException) -> str | None:
+    """The traceback of the user's code behind a processing error: the frames of
+    ``exc.__cause__`` (the callback's exception) outside goka itself, or ``None`` when
+    there are none (e.g. a codec error raised inside goka)."""
+    cause = exc.__cause__
+    if cause is None or cause.__traceback__ is None:
+        return None
+    frames = [f for f in traceback.extract_tb(cause.__traceback__)
+              if not os.path.abspath(f.filename).startswith(_GOKA_DIR) and not f.filename.endswith(".pyx")]
+    if not frames:
+        return None
+    lines = ["Traceback of the callback (most recent call last):\n",
+             *traceback.format_list(frames), *traceback.format_exception_only(cause)]
+    return "".join(lines).rstrip("\n")
 
 
 def load_target(spec: str, cwd: str | None = None) -> Any:
@@ -147,6 +167,7 @@ class _Runner(threading.Thread):
         self.component = component
         self.label = name
         self.error: BaseException | None = None
+        self.reported = False
 
     def run(self) -> None:
         try:
@@ -187,15 +208,19 @@ class _Worker:
             signal.signal(sig, lambda signum, frame: self.stop.set())
         try:
             processors, views = build_components(load_target(self.options.target, self.options.cwd), self.options)
-        except Exception as exc:
-            log.exception("cannot build %s", self.options.target)
-            self.send("error", describe_error(exc))
+        except Exception as exc:  # a setup error: one line, the whole trace at DEBUG
+            log.error("cannot build %s: %s", self.options.target, describe_error(exc))
+            log.debug("cannot build %s", self.options.target, exc_info=exc)
+            self.send("setup-error", describe_error(exc))
             return 1
         try:
             server = self._serve(processors, views)
         except Exception as exc:  # e.g. the port is taken: fail before anything runs
-            log.error("cannot serve the web pages: %s", describe_error(exc))
-            self.send("error", f"web server: {describe_error(exc)}")
+            port = self.options.web_port + self.options.index if self.options.web_port else 0
+            text = f"cannot serve the web pages on {self.options.web_host}:{port}: {describe_error(exc)}"
+            log.error("%s", text)
+            log.debug("web server", exc_info=exc)
+            self.send("setup-error", text)
             return 1
         runners = [_Runner(v, f"view {v.table}") for v in views] + \
                   [_Runner(p, f"processor {p.group}") for p in processors]
@@ -223,9 +248,12 @@ class _Worker:
                 runner.error = TimeoutError(f"{runner.label} did not stop within {JOIN_TIMEOUT:g} s")
         errors = [f"{r.label}: {describe_error(r.error)}" for r in runners if r.error is not None]
         if errors:
-            for text in errors:
-                log.error("%s", text)
-            self.send("error", "; ".join(errors))
+            for runner in runners:
+                if runner.error is not None and not runner.reported:
+                    _report(runner)
+            # a missing topic or a bad group definition fails every worker alike
+            setup = all(isinstance(r.error, _SETUP_ERRORS) for r in runners if r.error is not None)
+            self.send("setup-error" if setup else "error", "; ".join(errors))
             return 1
         log.info("stopped")
         return 0
@@ -255,7 +283,7 @@ class _Worker:
                 if not runner.is_alive():
                     if runner.error is None:
                         runner.error = RuntimeError(f"{runner.label} stopped by itself")
-                    log.error("%s failed: %s", runner.label, describe_error(runner.error))
+                    _report(runner)
                     return
             for proc in processors:
                 try:
@@ -267,3 +295,25 @@ class _Worker:
                     held[proc.group] = now
                     standby = f", standby {list(now[2])}" if now[2] else ""
                     log.info("group %s %s: holding partitions %s%s", proc.group, now[0], list(now[1]), standby)
+
+
+def _setup_errors() -> tuple[type[BaseException], ...]:
+    from goka._kafka.admin import TopicError
+    from goka.errors import CopartitionError, GroupError
+
+    return (TopicError, CopartitionError, GroupError)
+
+
+_SETUP_ERRORS = _setup_errors()
+
+
+def _report(runner: _Runner) -> None:
+    """Log why ``runner`` failed, once: one line, then the user's traceback if the error
+    came from a callback (the whole trace of goka's side at DEBUG)."""
+    assert runner.error is not None
+    runner.reported = True
+    log.error("%s failed: %s", runner.label, describe_error(runner.error))
+    user = user_traceback(runner.error)
+    if user is not None:
+        log.error("%s", user)
+    log.debug("%s failed", runner.label, exc_info=runner.error)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from goka._kafka.admin import TopicManager
+from goka._kafka.admin import TopicManager, TopicNotFoundError
 from goka._kafka.clients import (
     KafkaError,
     TopicPartition,
@@ -199,6 +199,8 @@ class KafkaProcessor:
         return restore
 
     def fail(self, exc: BaseException) -> None:
+        if isinstance(exc, TopicNotFoundError):  # e.g. a Lookup's table: say which edge needs it
+            exc = exc.for_group(self.graph)
         if self._error is None:
             self._error = exc
         self._stop.set()

@@ -56,6 +56,16 @@ class PartitionProgress:
         return max(0, self.hwm - self.start) if self.start >= 0 and self.hwm >= 0 else 0
 
     @property
+    def known(self) -> bool:
+        """Whether the partition's end (high watermark) and starting point are known yet."""
+        return self.state == "running" or (self.start >= 0 and self.hwm >= 0)
+
+    @property
+    def end(self) -> str:
+        """The high watermark as text, ``"?"`` while unknown."""
+        return str(self.hwm) if self.hwm >= 0 else "?"
+
+    @property
     def fraction(self) -> float:
         if self.state == "running":
             return 1.0
@@ -123,11 +133,12 @@ def render_bar(parts: Sequence[PartitionProgress], width: int = 24, max_lines: i
     done, total = sum(p.done for p in parts), sum(p.total for p in parts)
     fraction = sum(p.fraction for p in parts) / len(parts) if parts else 1.0
     finished = sum(1 for p in parts if p.state == "running")
+    total_text = f"{total:,}" if all(p.known for p in parts) else "?"
     lines = [f"recovering {parts[0].label if parts else '?'}  {_bar(fraction, width)} {fraction:4.0%}  "
-             f"{done:,}/{total:,} records  {finished}/{len(parts)} partitions"]
+             f"{done:,}/{total_text} records  {finished}/{len(parts)} partitions"]
     for p in parts[:max_lines]:
         lines.append(f"  p{p.partition:<3} {_bar(p.fraction, width)} {p.fraction:4.0%}  "
-                     f"offset {'-' if p.offset is None else p.offset} of {p.hwm}  {p.state}")
+                     f"offset {'-' if p.offset is None else p.offset} of {p.end}  {p.state}")
     if len(parts) > max_lines:
         lines.append(f"  ... {len(parts) - max_lines} more partitions")
     return lines
@@ -246,10 +257,13 @@ class RecoveryProgress:
             episode.last_log = now
             done, total = sum(p.done for p in parts), sum(p.total for p in parts)
             finished = sum(1 for p in parts if p.state == "running")
-            pct = 100.0 * done / total if total else 0.0
-            log.info("recovering %s: %d/%d partitions, %d/%d records (%.0f%%); %s", label, finished,
-                     len(parts), done, total, pct,
-                     ", ".join(f"p{p.partition} {'-' if p.offset is None else p.offset}/{p.hwm}"
+            # a partition whose end is not known yet makes the total unknown, not smaller
+            if all(p.known for p in parts):
+                records = f"{done}/{total} records ({100.0 * done / total if total else 100.0:.0f}%)"
+            else:
+                records = f"{done}/? records"
+            log.info("recovering %s: %d/%d partitions, %s; %s", label, finished, len(parts), records,
+                     ", ".join(f"p{p.partition} {'-' if p.offset is None else p.offset}/{p.end}"
                                for p in parts if p.state == "recovering"))
 
     def _finish(self, label: str, parts: list[PartitionProgress], episode: _Episode, now: float) -> None:

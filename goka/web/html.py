@@ -61,7 +61,8 @@ COMMON_JS = """
 function esc(s) { return String(s).replace(/[&<>"']/g, c => ({'&':'&amp;','<':'&lt;','>':'&gt;',
   '"':'&quot;',"'":'&#39;'}[c])); }
 function num(n) { return (n === null || n === undefined || n < 0) ? '–' : Number(n).toLocaleString('en'); }
-function rate(r) { return r >= 100 ? Math.round(r).toLocaleString('en') : r.toFixed(1); }
+function rate(r) { return r === null || r === undefined ? '–'
+  : r >= 100 ? Math.round(r).toLocaleString('en') : r.toFixed(1); }
 function badge(s) { return '<span class="badge ' + esc(s) + '">' + esc(s) + '</span>'; }
 """
 
@@ -76,6 +77,7 @@ def page(title: str, active: str, body: str, script: str = "") -> bytes:
     js = f"<script>{COMMON_JS}{script}</script>" if script else ""
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8>"
             f"<meta name=viewport content='width=device-width,initial-scale=1'>"
+            f"<link rel=icon href='data:,'>"  # no favicon request (a 404 in the console)
             f"<title>{escape(title)} · goka</title><style>{STYLE}</style></head>"
             f"<body><header><div class=brand>goka<small>for Python</small></div><nav>{nav}</nav></header>"
             f"<main>{body}</main>{js}</body></html>").encode()

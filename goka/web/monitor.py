@@ -104,6 +104,7 @@ _SCRIPT = """
 const HISTORY = 90, hist = {};
 function chart(samples) {
   const W = 600, H = 150, P = 4;
+  samples = samples.filter(s => s.in !== null);
   const max = Math.max(1, ...samples.map(s => Math.max(s.in, s.out)));
   const x = i => P + (W - 2 * P) * i / (HISTORY - 1);
   const y = v => H - P - (H - 2 * P - 14) * v / max;
@@ -125,7 +126,7 @@ function secs(s) { return s === null || s === undefined ? '–' : (typeof s === 
 function processorCard(p, now) {
   const h = hist[p.name] = hist[p.name] || [];
   const prev = h.length ? h[h.length - 1] : null;
-  let rin = 0, rout = 0;
+  let rin = null, rout = null;  // a rate needs two samples: none on the first render
   if (prev && now > prev.t) {
     rin = Math.max(0, (p.totals.consumed - prev.c) / (now - prev.t));
     rout = Math.max(0, (p.totals.produced - prev.p) / (now - prev.t));

@@ -227,7 +227,7 @@ def test_run_two_workers_share_partitions_and_take_over(cluster: EmbeddedCluster
         assert f"worker 1 (pid {victim}) failed: killed by SIGKILL; not restarted" in run.text()
         run.proc.send_signal(signal.SIGINT)
         assert run.wait() == 1
-        assert f"goka run: worker 1 (pid {victim}) failed: killed by SIGKILL" in run.text()
+        assert f"goka run: 1 of 2 workers failed: worker 1 (pid {victim}): killed by SIGKILL" in run.text()
         assert re.search(r"worker 0 \(pid \d+\) stopped", run.text())
     finally:
         run.kill()
@@ -241,7 +241,7 @@ def test_run_failure_names_worker_and_error(cluster: EmbeddedCluster, tmp_path: 
     try:
         assert run.wait() == 1
         text = run.text()
-        assert re.search(r"goka run: worker 0 \(pid \d+\) failed: processor ids: ProcessingError: .*"
+        assert re.search(r"goka run: 1 of 1 workers failed: worker 0 \(pid \d+\): processor ids: ProcessingError: .*"
                          r"events.*boom message", text), text
     finally:
         run.kill()

@@ -101,3 +101,15 @@ def test_example(runs: dict[str, Run], name: str) -> None:
 def test_every_example_is_smoke_tested() -> None:
     dirs = {p.name for p in EXAMPLES.iterdir() if p.is_dir() and re.match(r"\d+-", p.name)}
     assert dirs == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_help_describes_the_example(name: str) -> None:
+    out = subprocess.run([sys.executable, str(EXAMPLES / name / "main.py"), "--help"], capture_output=True,
+                         text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    assert "pytest.main()" not in out.stdout and "file_or_dir" not in out.stdout, out.stdout
+    doc = (EXAMPLES / name / "main.py").read_text().split('"""')[1].strip()
+    first_paragraph = " ".join(doc.split("\n\n")[0].split())
+    assert first_paragraph.startswith(name + ":")
+    assert first_paragraph in " ".join(out.stdout.split()), out.stdout  # the whole of it, not its first line

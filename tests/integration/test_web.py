@@ -141,6 +141,14 @@ def number(text: str) -> int:
     return int(text.replace(",", "")) if text.replace(",", "").isdigit() else -1
 
 
+def rate(text: str) -> float:
+    """A rate as the monitor shows it; -1 for "–" (no rate before the second sample)."""
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return -1.0
+
+
 def test_monitor_shows_partitions_and_a_growing_count(app: App, browser: webdriver.Chrome, tmp_path: Path) -> None:
     browser.get(app.url + "monitor")
     card = "#processor-click-count"
@@ -150,7 +158,7 @@ def test_monitor_shows_partitions_and_a_growing_count(app: App, browser: webdriv
     first = until(browser, lambda d: number(text_of(d, f"{card} [data-field=consumed-total]")) > 0 and
                   number(text_of(d, f"{card} [data-field=consumed-total]")), "a consumed count")
     until(browser, lambda d: number(text_of(d, f"{card} [data-field=consumed-total]")) > first, "the count to grow")
-    until(browser, lambda d: float(text_of(d, f"{card} [data-field=rate-in]") or 0) > 0, "an input rate")
+    until(browser, lambda d: rate(text_of(d, f"{card} [data-field=rate-in]")) > 0, "an input rate")
     assert "running" in text_of(browser, f"{card} .badge")
 
     view = "#view-click-count-table"
@@ -214,7 +222,11 @@ def test_actions_start_and_stop(app: App, browser: webdriver.Chrome) -> None:
     until(browser, lambda d: app.view.get("fixed-key") == 0, "the reset to reach the view")
 
 
-def test_metrics_parse_with_prometheus_client(app: App) -> None:
+def test_metrics_parse_with_prometheus_client(app: App, wait_for: Any) -> None:
+    # run alone, this test may come before the processor consumed anything: wait for that
+    wait_for(lambda: sum(p.get("consumed", {}).get("user-clicks", 0)
+                           for p in app.processor.stats()["partitions"].values()) > 0
+               and app.view.recovered(), TIMEOUT, "the processor to consume and the view to recover")
     with urllib.request.urlopen(app.url + "metrics", timeout=10) as resp:
         assert resp.headers["Content-Type"].startswith("text/plain; version=")
         families = {f.name: f for f in text_string_to_metric_families(resp.read().decode())}
@@ -233,3 +245,20 @@ def test_metrics_parse_with_prometheus_client(app: App) -> None:
     progress = [s for s in families["goka_table_recovery_progress"].samples if s.labels["owner"] == "view"]
     assert len(progress) == 4 and all(s.value == 1.0 for s in progress)
     assert {s.labels["partition"] for s in families["goka_consumer_lag"].samples} <= {"0", "1", "2", "3"}
+
+
+def test_first_render_shows_no_rate_yet_and_the_page_asks_for_no_favicon(app: App, browser: webdriver.Chrome) -> None:
+    browser.get(app.url + "monitor")
+    until(browser, lambda d: rate(text_of(d, "#processor-click-count [data-field=rate-in]")) > 0, "an input rate")
+    # a processor card drawn from its first sample (a name the page has no history for)
+    first = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        fetch('/api/stats', {cache: 'no-store'}).then(r => r.json()).then(d => {
+          const p = Object.assign({}, d.processors[0], {name: 'first-sample'});
+          done(processorCard(p, d.time));
+        });""")
+    assert 'data-field="rate-in">–<' in first and 'data-field="rate-out">–<' in first, first
+    assert "points=\"\"" in first  # no chart point from a made-up zero rate
+    icons = browser.execute_script(
+        "return [...document.querySelectorAll('link[rel=icon]')].map(e => e.getAttribute('href'));")
+    assert icons == ["data:,"]  # the browser does not request /favicon.ico (a 404 before)
