@@ -560,6 +560,8 @@ cdef class Dispatcher:
     def fire(self, key, data, due):
         """Run the Timer callback for ``key`` with the decoded ``data``, due at ``due`` (ms)."""
         timer = self.graph.timer
+        if timer is None:
+            raise UndeclaredTopicError(f"group {self.group!r} has no Timer edge")
         topic = self.graph.timer_topic
         msg = self._decode(timer.codec, data, topic, -1, key)
         cdef Context ctx = self.ctx

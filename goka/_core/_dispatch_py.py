@@ -383,6 +383,8 @@ class Dispatcher:
     def fire(self, key: bytes, data: bytes, due: int) -> None:
         """Run the Timer callback for ``key`` with the decoded ``data``, due at ``due`` (ms)."""
         timer = self.graph.timer
+        if timer is None:
+            raise UndeclaredTopicError(f"group {self.group!r} has no Timer edge")
         topic = self.graph.timer_topic
         msg = self._decode(timer.codec, data, topic, -1, key)
         ctx = self.ctx

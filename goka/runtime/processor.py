@@ -424,7 +424,7 @@ class KafkaProcessor:
         if self.state != "stopping":  # a stopping processor drained just before closing
             self._drain()
         self._commit(sync=True)
-        own = []
+        own: list[PartitionTable] = []
         for p in parts:
             pp = self.partitions.pop(p, None)
             if pp is None:

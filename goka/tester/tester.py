@@ -221,21 +221,28 @@ class Tester:
     def advance_time(self, delta: timedelta) -> int:
         """Move the tester's wall clock forward by ``delta`` and fire every timer now due
         (including timers those callbacks schedule that are due too), in due order, then
-        process everything they caused. Returns how many timers fired; raises the error a
+        process everything they caused. The clock stops at each due time while its timer
+        fires, so a callback's ``delay=`` counts from there. Returns how many timers fired; raises the error a
         timer callback failed with (its processor stops, the timer stays pending)."""
         if not isinstance(delta, timedelta):
             raise TypeError(f"delta must be a datetime.timedelta, got {type(delta).__name__}")
         if delta < timedelta(0):
             raise ValueError(f"the tester's clock cannot go backwards (delta={delta})")
-        self._now_ms += int(delta / timedelta(milliseconds=1))
+        target = self._now_ms + int(delta / timedelta(milliseconds=1))
         fired = 0
-        while True:
-            due = [(p.timers.next_due(), i, p) for i, p in enumerate(self._timer_processors())]
-            due = [d for d in due if d[0] is not None and d[0] <= self._now_ms]
+        while True:  # on an error, the clock stays at the failed timer's due time
+            due: list[tuple[int, int, _TesterProcessor]] = []
+            for i, p in enumerate(self._timer_processors()):
+                at = p.timers.next_due() if p.timers is not None else None
+                if at is not None and at <= target:
+                    due.append((at, i, p))
             if not due:
                 break
-            fired += min(due, key=lambda d: (d[0], d[1]))[2]._fire_one(self._now_ms)
+            at, _, proc = min(due, key=lambda d: (d[0], d[1]))
+            self._now_ms = max(self._now_ms, at)  # the clock passes each due time in turn
+            fired += proc._fire_one(self._now_ms)
             self._drain()
+        self._now_ms = target
         self._drain()
         return fired
 

@@ -1,0 +1,81 @@
+"""Timers (``goka.Timer``, ``ctx.schedule``) on the real Kafka protocol: firing, removal
+from ``<group>-timers``, and pending timers recovered by another instance."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import goka
+from goka import codec
+
+KEYS = [f"user-{i}" for i in range(8)]
+
+
+def timer_group(name: str, clicks: str, delay: timedelta) -> goka.GroupGraph:
+    def on_click(ctx: goka.Context, msg: str) -> None:
+        ctx.set_value("scheduled")
+        ctx.schedule(msg, delay=delay)
+
+    def on_timer(ctx: goka.Context, value: str) -> None:
+        assert ctx.topic == goka.group_timers(ctx.group)
+        ctx.set_value(f"fired:{value}")
+
+    return goka.define_group(name, goka.Input(clicks, codec.String(), on_click), goka.Persist(codec.String()),
+                             goka.Timer(codec.String(), on_timer))
+
+
+def emit_clicks(cluster: goka.EmbeddedCluster, topic: str) -> None:
+    with goka.Emitter(cluster, topic, codec.String()) as emitter:
+        futures = [emitter.emit(k, f"v-{k}") for k in KEYS]
+    for f in futures:
+        f.result(10)
+
+
+def timer_stats(proc: goka.Processor) -> dict[str, int]:
+    parts = proc.stats()["partitions"].values()
+    return {"pending": sum(p["timers"]["pending"] for p in parts),
+            "fired": sum(p["timers"]["fired"] for p in parts),
+            "in_flight": sum(p["in_flight"] for p in parts)}
+
+
+def pending_in_topic(cluster: goka.EmbeddedCluster, group: str, path: str) -> dict[str, bytes]:
+    with goka.View(cluster, goka.group_timers(group), codec.Bytes(), path=path) as view:
+        assert view.wait_recovered(30)
+        return dict(view.items())
+
+
+def test_timers_fire_and_are_removed(tmp_path, wait_for):
+    with goka.EmbeddedCluster(partitions=4) as cluster:
+        cluster.create_topic("clicks", 4)
+        graph = timer_group("reminder", "clicks", timedelta(milliseconds=300))
+        emit_clicks(cluster, "clicks")
+        with goka.Processor(cluster, graph, path=str(tmp_path / "p")) as proc:
+            assert proc.wait_recovered(30)
+            wait_for(lambda: all(proc.get(k) == f"fired:v-{k}" for k in KEYS), 30, "every timer to fire")
+            wait_for(lambda: timer_stats(proc) == {"pending": 0, "fired": len(KEYS), "in_flight": 0}, 30,
+                     "the fired timers' tombstones to be acknowledged")
+        # the compacted topic holds a tombstone after each timer: nothing is pending there
+        assert pending_in_topic(cluster, "reminder", str(tmp_path / "v")) == {}
+
+
+def test_pending_timers_survive_a_move_to_another_instance(tmp_path, wait_for):
+    """Instance A schedules, stops before the timers are due; instance B, with empty local
+    storage, recovers them from ``<group>-timers`` and fires each exactly once."""
+    with goka.EmbeddedCluster(partitions=4) as cluster:
+        cluster.create_topic("clicks", 4)
+        graph = timer_group("mover", "clicks", timedelta(seconds=4))
+        emit_clicks(cluster, "clicks")
+        with goka.Processor(cluster, graph, path=str(tmp_path / "a")) as a:
+            assert a.wait_recovered(30)
+            wait_for(lambda: timer_stats(a)["pending"] == len(KEYS) and timer_stats(a)["in_flight"] == 0,
+                     30, "instance A to schedule every timer")
+            assert timer_stats(a)["fired"] == 0
+            assert all(a.get(k) == "scheduled" for k in KEYS)
+        pending = pending_in_topic(cluster, "mover", str(tmp_path / "v1"))
+        assert sorted(k[8:] for k in (key.encode("utf-8", "surrogateescape") for key in pending)) == \
+            sorted(k.encode() for k in KEYS)
+        with goka.Processor(cluster, graph, path=str(tmp_path / "b")) as b:
+            assert b.wait_recovered(30)
+            wait_for(lambda: all(b.get(k) == f"fired:v-{k}" for k in KEYS), 30, "instance B to fire them")
+            wait_for(lambda: timer_stats(b) == {"pending": 0, "fired": len(KEYS), "in_flight": 0}, 30,
+                     "the tombstones to be acknowledged")
+        assert pending_in_topic(cluster, "mover", str(tmp_path / "v2")) == {}
