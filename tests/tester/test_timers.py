@@ -118,3 +118,15 @@ def test_consume_timestamp_and_clock_checks() -> None:
         tt.advance_time(timedelta(seconds=-1))
     with pytest.raises(TypeError):
         tt.advance_time(5)  # type: ignore[arg-type]
+
+
+def test_readme_timer_example() -> None:
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "README.md").read_text()
+    match = re.search(r"## Time: timers and windows\n.*?```python\n(.*?)```", text, re.S)
+    assert match is not None
+    namespace: dict[str, object] = {}
+    exec(compile(match.group(1), "README.md", "exec"), namespace)
+    namespace["test_reminder_only_for_unpaid_orders"]()  # type: ignore[operator]
