@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from goka._core.dispatch import Dispatcher
 from goka.errors import GokaError, ProcessingError, ProcessorStoppedError, UndeclaredTopicError
+from goka.keys import key_bytes
 from goka.storage import Storage
 from goka.storage.memory import MemoryStorage
 from goka.tester.queue import Queue, QueueTracker, Record
@@ -50,7 +51,7 @@ def _encode_headers(headers: Any) -> dict[str, bytes] | None:
 
 
 def _key_bytes(key: str | bytes) -> bytes:
-    return key.encode("utf-8", "surrogateescape") if isinstance(key, str) else bytes(key)
+    return key.encode("utf-8", "surrogateescape") if type(key) is str else key_bytes(key)
 
 
 class Tester:
@@ -387,4 +388,4 @@ class _TesterEmitter:
         fut.set_result(offset)
         return fut
 
-    def finish(self) -> None: ...
+    def finish(self, timeout: float | None = None) -> None: ...
