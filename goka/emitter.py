@@ -119,4 +119,6 @@ class Emitter:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.finish()  # with the default timeout: raises EmitTimeoutError when it expires
+        # FINISH_TIMEOUT read now (not bound at definition); call finish(timeout) inside the
+        # block for another limit. Raises EmitTimeoutError when it expires.
+        self.finish(FINISH_TIMEOUT)
