@@ -85,8 +85,8 @@ def test_finish_in_time_resolves_everything(embedded_cluster):
     emitter = goka.Emitter(cluster, "t", codec.Int64())
     futures = [emitter.emit(f"k{i}", i) for i in range(100)]
     emitter.finish(timeout=30)
-    assert sorted(f.result(0) for f in futures) == sorted(f.result(0) for f in futures) and \
-        all(f.exception(0) is None for f in futures)
+    offsets = [f.result(0) for f in futures]  # all resolved, none failed
+    assert len(offsets) == 100 and all(isinstance(o, int) and o >= 0 for o in offsets)
     with pytest.raises(goka.EmitterClosedError):
         emitter.emit("k", 1)
 
