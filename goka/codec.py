@@ -264,7 +264,8 @@ class Json(_Msgspec[T]):
         except (TypeError, ValueError, OverflowError) as exc:
             raise self._encode_error(value, exc) from exc
         # msgspec writes a non-finite float as null: only output holding "null" can hide one
-        if not self._allow_nan and data.find(b"null") >= 0:
+        # (108 is "l": a memchr, cheaper than the substring search it mostly spares)
+        if not self._allow_nan and 108 in data and data.find(b"null") >= 0:
             self._check_finite(value)
         return data
 
