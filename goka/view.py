@@ -93,8 +93,8 @@ class View:
         """Whether ``key`` has a value; raises as :meth:`get`."""
         return bool(self._backend.has(key))
 
-    def items(self, prefix: str | None = None, start: str | None = None,
-              end: str | None = None) -> Iterator[tuple[str, Any]]:
+    def items(self, prefix: str | bytes | None = None, start: str | bytes | None = None,
+              end: str | bytes | None = None) -> Iterator[tuple[str, Any]]:
         """``(key, value)`` pairs in key-byte order: all, by ``prefix``, or in ``[start, end)``.
 
         Raises as :meth:`get` (checked when called, not when iterated) while any partition
