@@ -110,6 +110,8 @@ class Emitter:
             :class:`goka.EmitTimeoutError` (naming the topic and how many records were
             pending), the emitter is closed all the same, and ``finish`` raises that error.
         """
+        if timeout is not None and not timeout >= 0:
+            raise ValueError(f"timeout must be None or >= 0 seconds, got {timeout!r}")
         if not self._closed:
             self._closed = True
             self._backend.finish(timeout)

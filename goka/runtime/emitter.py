@@ -36,12 +36,14 @@ PURGE_WAIT = 5.0
 
 
 class _Abort:
-    """Set by ``finish`` when its timeout expired: the error pending futures fail with."""
+    """Set by ``finish`` when its timeout expired: the error pending futures fail with,
+    and how many did (counted by the one thread serving the purge's reports)."""
 
-    __slots__ = ("error",)
+    __slots__ = ("error", "purged")
 
     def __init__(self) -> None:
         self.error: EmitTimeoutError | None = None
+        self.purged = 0
 
 
 class EmitFuture(AckFuture[int]):
@@ -50,15 +52,17 @@ class EmitFuture(AckFuture[int]):
     Each emitter uses its own subclass whose class attribute ``_abort`` it shares with
     its futures: no per-future state beyond :class:`AckFuture`'s."""
 
-    _abort: _Abort
+    _abort: _Abort = _Abort()  # never aborted; each emitter's subclass has its own
 
     def delivered(self, err: Any, msg: Any) -> None:
         if err is None:
             self.resolve(msg.offset())
             return
-        abort = self._abort.error
-        if abort is not None and err.code() in _PURGED:
-            self.resolve(exception=EmitTimeoutError(abort.topic, abort.pending, abort.timeout))
+        abort = self._abort
+        error = abort.error
+        if error is not None and err.code() in _PURGED:
+            abort.purged += 1
+            self.resolve(exception=EmitTimeoutError(error.topic, error.pending, error.timeout))
         else:
             self.resolve(exception=RuntimeError(
                 f"emit to {msg.topic()!r} (key {msg.key()!r}) failed: {err.str()}"))
@@ -119,18 +123,24 @@ class KafkaEmitter:
         producer = self.producer
         try:
             pending = producer.flush() if timeout is None else producer.flush(timeout)
+        finally:
+            self._closed.set()
+            self._poller.join()  # from here on, only this thread serves delivery reports
+        try:
             if pending:
                 assert timeout is not None
                 error = EmitTimeoutError(self.topic, pending, timeout)
                 self._abort.error = error  # before the purge: its reports carry the error
-                log.warning("%s", error)
                 producer.purge(in_queue=True, in_flight=True, blocking=False)
                 if producer.flush(PURGE_WAIT):
                     log.warning("emitter of topic %r: purged records still unreported after %g s",
                                 self.topic, PURGE_WAIT)
-                raise error
+                purged = self._abort.purged
+                if purged:  # else all were acknowledged just before the purge
+                    if purged != pending:
+                        error = EmitTimeoutError(self.topic, purged, timeout)
+                    log.warning("%s", error)
+                    raise error
         finally:
-            self._closed.set()
-            self._poller.join()
             del producer
             del self.producer  # librdkafka destroys the client with its last reference

@@ -84,6 +84,9 @@ def test_finish_in_time_resolves_everything(embedded_cluster):
     cluster.create_topic("t", 2)
     emitter = goka.Emitter(cluster, "t", codec.Int64())
     futures = [emitter.emit(f"k{i}", i) for i in range(100)]
+    for bad in (-1, float("nan")):  # flush(-1) would wait forever
+        with pytest.raises(ValueError, match="timeout must be None or >= 0"):
+            emitter.finish(timeout=bad)
     emitter.finish(timeout=30)
     offsets = [f.result(0) for f in futures]  # all resolved, none failed
     assert len(offsets) == 100 and all(isinstance(o, int) and o >= 0 for o in offsets)
