@@ -12,7 +12,7 @@ import pytest
 import goka
 import goka.emitter
 from goka import codec
-from goka.web.query import lookup
+from goka.web.query import lookup, query_page
 
 EMBEDDED_GROUP_CONFIG = {"session.timeout.ms": 3000, "heartbeat.interval.ms": 1000}  # as conftest's
 FAST_RECONNECT = {"reconnect.backoff.ms": 50, "reconnect.backoff.max.ms": 200}
@@ -167,6 +167,8 @@ def test_view_reads_raise_while_recovering(embedded_cluster, tmp_path, wait_for)
         answer = lookup({"t-table": view}, "t-table", "k1")
         assert answer["found"] is False and "NotRecoveredError" in answer["error"] and \
             "recovering" in answer["error"]
+        html = query_page({"t-table": view}, "t-table", "k1").decode()
+        assert '<p class="error" id="error">NotRecoveredError: view of &#x27;t-table&#x27; is recovering' in html
         cluster.set_broker_up(1)
         assert view.wait_recovered(30)
         assert view.get("k1") == 1 and view.has("k1") and len(list(view.items())) == 50
