@@ -295,3 +295,26 @@ def test_view_lifecycle(embedded_cluster, tmp_path):
         view.start()
     with pytest.raises(goka.ProcessorStoppedError):
         view.get("k")
+
+
+def test_worker_stop_winning_the_race_with_run_is_no_error(embedded_cluster, tmp_path):
+    """``goka run`` workers run each component in a thread and stop it on SIGTERM: a stop
+    that comes before the thread reached ``run()`` is what was asked for, not an error."""
+    from goka.cli.worker import _Runner
+
+    cluster = embedded_cluster
+    cluster.create_topic("in", 2)
+    cluster.create_topic("t-table", 2)
+    components = [goka.Processor(cluster, _group(), path=str(tmp_path / "p"), consumer_config=EMBEDDED_GROUP_CONFIG),
+                  goka.View(cluster, "t-table", codec.Int64(), path=str(tmp_path / "v"))]
+    for component in components:
+        asked = _Runner(component, "asked")
+        asked.stop_requested = True
+        component.stop()
+        asked.start()
+        asked.join(10)
+        assert not asked.is_alive() and asked.error is None
+        unasked = _Runner(component, "unasked")  # run() on a stopped component, nobody asked
+        unasked.start()
+        unasked.join(10)
+        assert isinstance(unasked.error, goka.ProcessorStoppedError)
