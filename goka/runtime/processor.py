@@ -568,5 +568,4 @@ class KafkaProcessor:
             self.topics.close()
             # librdkafka destroys a client with its last reference
             self.consumer = self.producer = self._direct = self._recovery = self._follower = None
-            self.state = "stopped"
-            self._recovered.set()
+            self.state = "stopped"  # waiters see it: wait_recovered() is False unless recovered

@@ -318,3 +318,21 @@ def test_worker_stop_winning_the_race_with_run_is_no_error(embedded_cluster, tmp
         unasked.start()
         unasked.join(10)
         assert isinstance(unasked.error, goka.ProcessorStoppedError)
+
+
+def test_processor_stopped_during_recovery_is_not_recovered(embedded_cluster, tmp_path, wait_for):
+    cluster = embedded_cluster
+    cluster.create_topic("in", 2)
+    proc = goka.Processor(cluster, _group(), path=str(tmp_path), consumer_config=EMBEDDED_GROUP_CONFIG)
+    cluster.set_broker_down(1)  # it never gets its partitions
+    proc.start()
+    answers: list[bool] = []
+    waiter = threading.Thread(target=lambda: answers.append(proc.wait_recovered()))
+    waiter.start()
+    wait_for(lambda: proc.state in ("starting", "recovering"), 10, "the processor to start")
+    assert proc.wait_recovered(0.2) is False
+    proc.stop()
+    waiter.join(10)
+    assert not waiter.is_alive() and answers == [False]  # woken, and not told "recovered"
+    assert proc.wait_recovered(1) is False and proc.state == "stopped"
+    cluster.set_broker_up(1)
