@@ -304,7 +304,7 @@ def test_missing_input_topic_and_copartitioning(embedded_cluster, tmp_path):
     cluster.create_topic("four", 4)
     cluster.create_topic("three", 3)
     noop = lambda ctx, msg: None  # noqa: E731
-    with pytest.raises(goka.GokaError, match="requested topic was not found: 'absent'"):
+    with pytest.raises(goka.GokaError, match="group 'g1': Input topic 'absent' was not found"):
         goka.Processor(cluster, goka.define_group("g1", goka.Input("absent", codec.String(), noop)),
                        path=str(tmp_path))
     with pytest.raises(goka.CopartitionError, match="'four' has 4 partitions, 'three' has 3 partitions"):
