@@ -79,3 +79,49 @@ def test_pending_timers_survive_a_move_to_another_instance(tmp_path, wait_for):
             wait_for(lambda: timer_stats(b) == {"pending": 0, "fired": len(KEYS), "in_flight": 0}, 30,
                      "the tombstones to be acknowledged")
         assert pending_in_topic(cluster, "mover", str(tmp_path / "v2")) == {}
+
+
+def test_timer_whose_effects_are_not_acknowledged_fires_again(tmp_path, wait_for):
+    """The broker refuses the records of a timer's callback (the processor stops before the
+    firing batch is acknowledged, as in a crash): the timer was not removed, and the next
+    processor over the same local state fires it again -- at least once, never lost."""
+    from confluent_kafka import KafkaError
+
+    with goka.EmbeddedCluster(partitions=1) as cluster:
+        cluster.create_topic("ticks", 1)
+        cluster.create_topic("out", 1)
+        fired: list[str] = []
+
+        def on_tick(ctx: goka.Context, msg: str) -> None:
+            ctx.schedule(msg, delay=timedelta(seconds=2))
+
+        def on_timer(ctx: goka.Context, value: str) -> None:
+            fired.append(value)
+            ctx.emit("out", ctx.key, f"fired:{value}")
+
+        graph = goka.define_group("crash", goka.Input("ticks", codec.String(), on_tick),
+                                  goka.Output("out", codec.String()), goka.Timer(codec.String(), on_timer))
+        with goka.Emitter(cluster, "ticks", codec.String()) as emitter:
+            emitter.emit_sync("k", "v")
+        a = goka.Processor(cluster, graph, path=str(tmp_path / "p"))
+        a.start()
+        assert a.wait_recovered(30)
+        wait_for(lambda: timer_stats(a) == {"pending": 1, "fired": 0, "in_flight": 0}, 30, "the timer to be stored")
+        cluster.push_request_errors(0, [KafkaError.TOPIC_AUTHORIZATION_FAILED])  # the firing batch's produce
+        wait_for(lambda: a.state == "stopped", 30, "the processor to stop on the refused records")
+        try:
+            a.stop()
+        except Exception as exc:  # the refused produce
+            assert "out" in str(exc)
+        else:
+            raise AssertionError("the processor should have failed")
+        assert fired == ["v"]
+        with goka.Processor(cluster, graph, path=str(tmp_path / "p")) as b:
+            assert b.wait_recovered(30)
+            wait_for(lambda: timer_stats(b) == {"pending": 0, "fired": 1, "in_flight": 0}, 30,
+                     "the timer to fire again and be removed")
+        assert fired == ["v", "v"]
+        with goka.View(cluster, "out", codec.String(), path=str(tmp_path / "out")) as view:
+            assert view.wait_recovered(30)
+            assert dict(view.items()) == {"k": "fired:v"}
+        assert pending_in_topic(cluster, "crash", str(tmp_path / "v")) == {}
