@@ -125,3 +125,46 @@ def test_timer_whose_effects_are_not_acknowledged_fires_again(tmp_path, wait_for
             assert view.wait_recovered(30)
             assert dict(view.items()) == {"k": "fired:v"}
         assert pending_in_topic(cluster, "crash", str(tmp_path / "v")) == {}
+
+
+def test_pending_timers_follow_a_rebalance(tmp_path, wait_for):
+    """A second instance joins while timers are pending: the partitions it takes over bring
+    their timers along (recovered from ``<group>-timers``); each timer fires exactly once."""
+    fired: list[tuple[str, str]] = []
+
+    def graph(instance: str) -> goka.GroupGraph:
+        def on_click(ctx: goka.Context, msg: str) -> None:
+            ctx.schedule(msg, delay=timedelta(seconds=20))
+
+        def on_timer(ctx: goka.Context, value: str) -> None:
+            fired.append((instance, ctx.key))
+            ctx.set_value(f"fired:{value}")
+
+        return goka.define_group("rebal", goka.Input("clicks", codec.String(), on_click),
+                                 goka.Persist(codec.String()), goka.Timer(codec.String(), on_timer))
+
+    with goka.EmbeddedCluster(partitions=4) as cluster:
+        cluster.create_topic("clicks", 4)
+        emit_clicks(cluster, "clicks")
+        p1 = goka.Processor(cluster, graph("p1"), path=str(tmp_path / "p1"))
+        p2 = goka.Processor(cluster, graph("p2"), path=str(tmp_path / "p2"))
+        p1.start()
+        try:
+            wait_for(lambda: p1.stats()["active"] == [0, 1, 2, 3] and timer_stats(p1)["pending"] == len(KEYS)
+                     and timer_stats(p1)["in_flight"] == 0, 30, "p1 to schedule every timer")
+            # input committed: the rebalance must not replay the clicks (that would schedule anew)
+            wait_for(lambda: sum(p["committed"].get("clicks", 0) for p in p1.stats()["partitions"].values())
+                     == len(KEYS), 30, "p1 to commit the clicks")
+            p2.start()
+            wait_for(lambda: len(p1.stats()["active"]) == 2 and len(p2.stats()["active"]) == 2, 60,
+                     "partitions shared")
+            assert fired == []  # still pending: they moved with their partitions
+            wait_for(lambda: len(fired) == len(KEYS), 30, "every timer to fire")
+            wait_for(lambda: timer_stats(p1)["in_flight"] == 0 and timer_stats(p2)["in_flight"] == 0, 30,
+                     "the tombstones to be acknowledged")
+        finally:
+            p1.stop()
+            p2.stop()
+        assert sorted(k for _, k in fired) == sorted(KEYS)  # exactly once each
+        assert {i for i, _ in fired} == {"p1", "p2"}
+        assert pending_in_topic(cluster, "rebal", str(tmp_path / "v")) == {}
