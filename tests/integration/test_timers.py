@@ -37,6 +37,22 @@ def timer_stats(proc: goka.Processor) -> dict[str, int]:
             "in_flight": sum(p["in_flight"] for p in parts)}
 
 
+def scrape(proc: goka.Processor) -> dict[str, dict[tuple[str, ...], float]]:
+    """The processor's metrics as /metrics serves them: {family: {labels: value}}."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from goka.web.metrics import GokaCollector
+
+    registry = CollectorRegistry()
+    registry.register(GokaCollector(processors=[proc]))
+    out: dict[str, dict[tuple[str, ...], float]] = {}
+    for family in text_string_to_metric_families(generate_latest(registry).decode()):
+        for sample in family.samples:
+            out.setdefault(sample.name.removesuffix("_total"), {})[tuple(sample.labels.values())] = sample.value
+    return out
+
+
 def pending_in_topic(cluster: goka.EmbeddedCluster, group: str, path: str) -> dict[str, bytes]:
     with goka.View(cluster, goka.group_timers(group), codec.Bytes(), path=path) as view:
         assert view.wait_recovered(30)
@@ -53,6 +69,9 @@ def test_timers_fire_and_are_removed(tmp_path, wait_for):
             wait_for(lambda: all(proc.get(k) == f"fired:v-{k}" for k in KEYS), 30, "every timer to fire")
             wait_for(lambda: timer_stats(proc) == {"pending": 0, "fired": len(KEYS), "in_flight": 0}, 30,
                      "the fired timers' tombstones to be acknowledged")
+            metrics = scrape(proc)
+            assert sum(metrics["goka_fired_timers"].values()) == len(KEYS)
+            assert set(metrics["goka_pending_timers"].values()) == {0.0}
         # the compacted topic holds a tombstone after each timer: nothing is pending there
         assert pending_in_topic(cluster, "reminder", str(tmp_path / "v")) == {}
 
