@@ -377,7 +377,7 @@ class PartitionProcessor:
         self.timers: Timers | None = None
         if graph.timer is not None and timer_storage is not None:
             self.timers = Timers(graph.timer_topic, timer_storage, self.emit_own, self._undo.append,
-                                 clock, Generation)
+                                 clock, Generation, group=self.group, partition=partition)
             self.dispatcher.timers = self.timers
 
     # -- the dispatcher's sink -----------------------------------------------------------

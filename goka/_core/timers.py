@@ -32,6 +32,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from goka.errors import ProcessingError
+
 __all__ = ["Timers", "TimerUndo", "timer_key", "parse_timer_key", "due_ms"]
 
 _DUE = struct.Struct(">q")
@@ -40,8 +42,13 @@ _MISSING = object()
 FIRE_LIMIT = 1000
 
 
+_MIN_MS, _MAX_MS = -(2**63), 2**63 - 1
+
+
 def timer_key(due: int, key: bytes) -> bytes:
     """The record key of the timer of ``key`` due at ``due`` (epoch ms)."""
+    if not _MIN_MS <= due <= _MAX_MS:
+        raise ValueError(f"timer due time {due} ms is outside the 64-bit range")
     return _DUE.pack(due) + key
 
 
@@ -96,7 +103,8 @@ class Timers:
 
     def __init__(self, topic: str, storage: Any, emit: Callable[[str, bytes, bytes | None], None],
                  journal: Callable[[Any], None], clock: Callable[[], int] | None = None,
-                 generation: Callable[[], Any] | None = None) -> None:
+                 generation: Callable[[], Any] | None = None, *, group: str = "",
+                 partition: int = 0) -> None:
         self.topic = topic
         self.storage = storage
         self._emit = emit
@@ -113,6 +121,10 @@ class Timers:
         self.fired_count = 0
         if storage is not None:
             for tkey, data in storage.items():
+                if len(tkey) < 8:  # not written by goka: refuse it rather than guess
+                    raise ProcessingError(f"invalid timer record key {tkey!r} (need 8 bytes of due time "
+                                          f"+ the message key); delete the record from {topic!r}",
+                                          group=group, topic=topic, partition=partition)
                 self._add(tkey, data)
 
     # -- the index ------------------------------------------------------------------------

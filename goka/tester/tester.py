@@ -371,7 +371,7 @@ class _TesterProcessor:
         if graph.timer is not None:
             self.timers = Timers(graph.timer_topic, tester._storage(graph.timer_topic),
                                  lambda topic, key, value: self.outbox.append((topic, key, value, None)),
-                                 self.timer_journal.append, lambda: tester._now_ms)
+                                 self.timer_journal.append, lambda: tester._now_ms, group=graph.group)
             self.dispatcher.timers = self.timers
         for topic in graph.consumed_topics:
             tester._subscribers.setdefault(topic, []).append(self)

@@ -228,3 +228,16 @@ def test_schedule_rejects_bad_times(partition: ModuleType, kwargs: dict[str, Any
         timer_storage=MemoryStorage())
     pp.process(Msg("in", 0, b"k", b"m"))
     assert len(calls) == 1 and isinstance(calls[0], exc)
+
+
+def test_invalid_timer_record_in_storage_is_refused(partition: ModuleType) -> None:
+    storage = MemoryStorage()
+    storage.set(b"short", b"x")
+    with pytest.raises(ProcessingError, match="invalid timer record key") as err:
+        Setup(partition, timer_storage=storage)
+    assert (err.value.group, err.value.topic, err.value.partition) == ("g", TIMERS, 0)
+
+
+def test_due_time_out_of_range() -> None:
+    with pytest.raises(ValueError, match="64-bit"):
+        timer_key(2**63, b"k")
