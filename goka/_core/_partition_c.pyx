@@ -236,7 +236,7 @@ cdef class BatchAck:
     cdef public Py_ssize_t remaining
     cdef public Generation tgen
 
-    def __init__(self, PartitionProcessor pp, list tickets, Generation gen, Py_ssize_t reports,
+    def __init__(self, PartitionProcessor pp, list tickets, Generation gen, Py_ssize_t reports, *,
                  Generation tgen=None):
         cdef Ticket ticket
         self.pp = pp
@@ -591,7 +591,7 @@ cdef class PartitionProcessor:
             self._changelog.clear()
             PyList_Clear(self._undo)
             tgen = self.timers.seal() if self.timers is not None else None
-            ack = BatchAck(self, list(self.open.values()), gen, reports, tgen).ack
+            ack = BatchAck(self, list(self.open.values()), gen, reports, tgen=tgen).ack
             for (topic, partition), records in outbox.items():
                 if self.ack_each:
                     self._produce_batch(topic, partition, records, ack)

@@ -227,7 +227,7 @@ class BatchAck:
     __slots__ = ("pp", "tickets", "gen", "remaining", "tgen")
 
     def __init__(self, pp: PartitionProcessor, tickets: list[Ticket], gen: Generation | None,
-                 reports: int, tgen: Generation | None = None) -> None:
+                 reports: int, *, tgen: Generation | None = None) -> None:
         self.pp = pp
         self.tickets = tickets
         self.gen = gen
@@ -533,7 +533,7 @@ class PartitionProcessor:
             self._changelog.clear()
             self._undo.clear()
             tgen = self.timers.seal() if self.timers is not None else None
-            ack = BatchAck(self, list(self.open.values()), gen, reports, tgen).ack
+            ack = BatchAck(self, list(self.open.values()), gen, reports, tgen=tgen).ack
             for (topic, partition), records in outbox.items():
                 if self.ack_each:
                     self._produce_batch(topic, partition, records, ack)
