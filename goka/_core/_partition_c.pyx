@@ -27,7 +27,7 @@ import logging
 from collections import deque
 
 from goka._core.dispatch import Dispatcher  # a module global: the bench swaps it per twin
-from goka.errors import ProcessingError
+from goka.errors import ProcessingError, ProduceError
 
 __all__ = ["PartitionProcessor", "Ticket", "Generation", "TableCache", "BatchAck", "process_batch"]
 
@@ -195,13 +195,16 @@ cdef class BatchAck:
     cdef public list tickets
     cdef public Generation gen
     cdef public Py_ssize_t remaining
+    cdef public dict outbox
 
-    def __init__(self, PartitionProcessor pp, list tickets, Generation gen, Py_ssize_t reports):
+    def __init__(self, PartitionProcessor pp, list tickets, Generation gen, Py_ssize_t reports,
+                 dict outbox=None):
         cdef Ticket ticket
         self.pp = pp
         self.tickets = tickets
         self.gen = gen
         self.remaining = reports
+        self.outbox = outbox
         for ticket in tickets:
             ticket.pending += 1
         if gen is not None:
@@ -213,9 +216,7 @@ cdef class BatchAck:
         cdef Ticket ticket
         cdef long long offset
         if err is not None:
-            pp = self.pp
-            pp.fail(ProcessingError(f"could not produce to {msg.topic()!r}: {err.str()}",
-                                    group=pp.group, partition=pp.partition))
+            self.pp.fail(self.error(err, msg))
             return
         gen = self.gen
         if gen is not None and msg.topic() == self.pp.table_topic:
@@ -224,10 +225,24 @@ cdef class BatchAck:
                 gen.offset = offset
         self.remaining -= 1
         if self.remaining == 0:
+            self.outbox = None  # (with one report per partition, a record holds this ack)
             for ticket in self.tickets:
                 ticket.pending -= 1
             if gen is not None:
                 gen.pending -= 1
+
+    def error(self, err, msg):
+        """The error of a failed delivery: where the record went, its key, and the input
+        message that produced it (found among the batch's records by key and value)."""
+        topic, partition, key = msg.topic(), msg.partition(), msg.key()
+        source = None
+        for record in (self.outbox or {}).get((topic, partition), ()):
+            if record["key"] == key:
+                source = record.get("input")
+                if record["value"] == msg.value():
+                    break
+        return ProduceError(err.str(), group=self.pp.group, produce_topic=topic, produce_partition=partition,
+                            key=key, source=source, code=err.code())
 
 
 def _no_defer(exc=None):
@@ -310,6 +325,7 @@ cdef class PartitionProcessor:
     cdef public bint ack_each
     cdef public bint coalesce
     cdef dict _changelog
+    cdef object _input
     cdef object _produce_batch
     cdef object _partitions_of
     cdef object _hasher
@@ -343,6 +359,7 @@ cdef class PartitionProcessor:
         self.last_offset = {}
         self.produced = {}
         self.hwm = {t: -1 for t in graph.consumed_topics}
+        self._input = None
 
     # -- the dispatcher's sink -----------------------------------------------------------
     def emit(self, topic, key, value, headers):
@@ -357,6 +374,7 @@ cdef class PartitionProcessor:
                 if found is not NULL:
                     record = <dict>found
                     record["value"] = value
+                    record["input"] = self._input
                     record.pop("headers", None)
                     if headers:
                         record["headers"] = _header_list(headers)
@@ -364,7 +382,7 @@ cdef class PartitionProcessor:
                 coalescing = True
         else:
             partition = self._hasher(key, self._partitions_of(topic))
-        record = {"key": key, "value": value}
+        record = {"key": key, "value": value, "input": self._input}
         if headers:
             record["headers"] = _header_list(headers)
         if coalescing:
@@ -408,6 +426,7 @@ cdef class PartitionProcessor:
         else:
             ticket = <Ticket>found
         self.current = ticket
+        self._input = (topic, self.partition, offset)
         try:
             self._dispatch(topic, offset, _m_key(msg), _m_value(msg), _m_timestamp(msg)[1], msg.headers)
         finally:
@@ -424,6 +443,7 @@ cdef class PartitionProcessor:
         cdef Generation gen
         if table is None:
             return 0
+        self._input = None
         keys = {k for k, _ in table.storage.items()}
         for gen in (*table.sealed, *((table.current,) if table.current else ())):
             for k, v in gen.writes.items():
@@ -444,7 +464,7 @@ cdef class PartitionProcessor:
             reports = self.outbox_size if self.ack_each else len(self.outbox)
             outbox, self.outbox, self.outbox_size = self.outbox, {}, 0
             self._changelog.clear()
-            ack = BatchAck(self, list(self.open.values()), gen, reports).ack
+            ack = BatchAck(self, list(self.open.values()), gen, reports, outbox).ack
             for (topic, partition), records in outbox.items():
                 if self.ack_each:
                     self._produce_batch(topic, partition, records, ack)

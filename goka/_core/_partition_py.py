@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from goka._core.dispatch import Dispatcher  # a module global: the bench swaps it per twin
-from goka.errors import ProcessingError
+from goka.errors import ProcessingError, ProduceError
 from goka.graph import GroupGraph
 from goka.options import NilHandling
 from goka.storage import Storage
@@ -166,16 +166,20 @@ class BatchAck:
     ``reports`` is how many delivery reports to expect: one per record, or -- with a
     producer that delivers each partition's records in order and never leaves a gap (see
     :class:`PartitionProcessor`) -- one per ``(topic, partition)``, from its last record.
+
+    ``outbox`` (the batch's records per ``(topic, partition)``) is kept until the last report
+    so that a failed delivery can name the input message that produced the record.
     """
 
-    __slots__ = ("pp", "tickets", "gen", "remaining")
+    __slots__ = ("pp", "tickets", "gen", "remaining", "outbox")
 
     def __init__(self, pp: PartitionProcessor, tickets: list[Ticket], gen: Generation | None,
-                 reports: int) -> None:
+                 reports: int, outbox: dict[tuple[str, int], list[dict[str, Any]]] | None = None) -> None:
         self.pp = pp
         self.tickets = tickets
         self.gen = gen
         self.remaining = reports
+        self.outbox = outbox
         for ticket in tickets:
             ticket.pending += 1
         if gen is not None:
@@ -183,9 +187,7 @@ class BatchAck:
 
     def ack(self, err: Any, msg: Any) -> None:
         if err is not None:
-            pp = self.pp
-            pp.fail(ProcessingError(f"could not produce to {msg.topic()!r}: {err.str()}",
-                                    group=pp.group, partition=pp.partition))
+            self.pp.fail(self.error(err, msg))
             return
         gen = self.gen
         if gen is not None and msg.topic() == self.pp.table_topic:
@@ -194,10 +196,24 @@ class BatchAck:
                 gen.offset = offset
         self.remaining -= 1
         if self.remaining == 0:
+            self.outbox = None  # (with one report per partition, a record holds this ack)
             for ticket in self.tickets:
                 ticket.pending -= 1
             if gen is not None:
                 gen.pending -= 1
+
+    def error(self, err: Any, msg: Any) -> ProduceError:
+        """The error of a failed delivery: where the record went, its key, and the input
+        message that produced it (found among the batch's records by key and value)."""
+        topic, partition, key = msg.topic(), msg.partition(), msg.key()
+        source = None
+        for record in (self.outbox or {}).get((topic, partition), ()):
+            if record["key"] == key:
+                source = record.get("input")
+                if record["value"] == msg.value():
+                    break
+        return ProduceError(err.str(), group=self.pp.group, produce_topic=topic, produce_partition=partition,
+                            key=key, source=source, code=err.code())
 
 
 def _header_list(headers: Mapping[str, str | bytes]) -> list[tuple[str, bytes]]:
@@ -290,6 +306,7 @@ class PartitionProcessor:
         self.last_offset: dict[str, int] = {}
         self.produced: dict[str, int] = {}
         self.hwm: dict[str, int] = {t: -1 for t in graph.consumed_topics}
+        self._input: tuple[str, int, int] | None = None  # (topic, partition, offset) in the callback
 
     # -- the dispatcher's sink -----------------------------------------------------------
     def emit(self, topic: str, key: bytes, value: bytes | None, headers: Any) -> None:
@@ -300,6 +317,7 @@ class PartitionProcessor:
                 earlier = self._changelog.get(key)
                 if earlier is not None:  # replace this batch's earlier record of the key
                     earlier["value"] = value
+                    earlier["input"] = self._input
                     earlier.pop("headers", None)
                     if headers:
                         earlier["headers"] = _header_list(headers)
@@ -307,7 +325,7 @@ class PartitionProcessor:
                 coalescing = True
         else:
             partition = self._hasher(key, self._partitions_of(topic))
-        record: dict[str, Any] = {"key": key, "value": value}
+        record: dict[str, Any] = {"key": key, "value": value, "input": self._input}
         if headers:
             record["headers"] = _header_list(headers)
         if coalescing:
@@ -335,6 +353,7 @@ class PartitionProcessor:
             ticket = self.open[topic] = Ticket(self, topic)
             self.tickets[topic].append(ticket)
         self.current = ticket
+        self._input = (topic, self.partition, offset)
         try:
             self.dispatcher.process(topic, offset, msg.key(), msg.value(), msg.timestamp()[1], msg.headers)
         finally:
@@ -347,6 +366,7 @@ class PartitionProcessor:
         """Run visitor ``name`` for every key of this partition's table."""
         if self.table is None:
             return 0
+        self._input = None
         keys = {k for k, _ in self.table.storage.items()}
         for gen in (*self.table.sealed, *((self.table.current,) if self.table.current else ())):
             for k, v in gen.writes.items():
@@ -365,7 +385,7 @@ class PartitionProcessor:
             reports = self.outbox_size if self.ack_each else len(self.outbox)
             outbox, self.outbox, self.outbox_size = self.outbox, {}, 0
             self._changelog.clear()
-            ack = BatchAck(self, list(self.open.values()), gen, reports).ack
+            ack = BatchAck(self, list(self.open.values()), gen, reports, outbox).ack
             for (topic, partition), records in outbox.items():
                 if self.ack_each:
                     self._produce_batch(topic, partition, records, ack)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from goka._kafka.admin import TopicManager
 from goka._kafka.clients import (
     KafkaError,
+    KafkaException,
     TopicPartition,
     consume_available,
     delivers_in_order,
@@ -33,6 +34,7 @@ from goka._core.messages import untrack
 from goka.errors import (
     CopartitionError,
     ProcessingError,
+    ProduceError,
     PartitionNotHeldError,
     ProcessorStoppedError,
     UndeclaredTopicError,
@@ -213,10 +215,28 @@ class KafkaProcessor:
                 self._advance()
                 if self._visits:
                     self._run_visits()
+        except KafkaException as exc:
+            self._client_failed(exc)
         except BaseException as exc:
             self.fail(exc)
         finally:
             self._shutdown()
+
+    def _client_failed(self, exc: KafkaException) -> None:
+        """A client raised, e.g. the producer's fatal error after the broker refused a
+        record (which would leave a gap in the ordered changelog). The failed records'
+        delivery reports come next and name them and the input messages that produced them
+        (``BatchAck.error``); the first error stops the processor."""
+        if self.producer is not None:
+            try:
+                self.producer.poll(0.1)
+            except KafkaException:
+                pass
+        err = exc.args[0] if exc.args else None
+        reason = err.str() if isinstance(err, KafkaError) else str(exc)
+        failure = ProcessingError(f"Kafka client failed: {reason}", group=self.group)
+        failure.__cause__ = exc
+        self.fail(failure)
 
     def _start_clients(self) -> None:
         proc, graph = self.proc, self.graph
@@ -325,7 +345,9 @@ class KafkaProcessor:
             coalesce=self.proc.coalesce_changelog)
 
     def _produce(self, topic: str, value: bytes | None, key: bytes, partition: int, headers: Any,
-                 on_delivery: Callable[[Any, Any], None] | None) -> None:
+                 on_delivery: Callable[[Any, Any], None] | None, source: Any = None) -> None:
+        """Produce one record; ``source`` (``(topic, partition, offset)`` of the input message
+        that produced it) names it in the :class:`ProduceError` of a refused record."""
         producer = self.producer
         while True:
             try:
@@ -333,6 +355,10 @@ class KafkaProcessor:
                 return
             except BufferError:  # the local queue is full: serve delivery reports, retry
                 producer.poll(0.05)
+            except KafkaException as exc:  # e.g. larger than message.max.bytes
+                err = exc.args[0]
+                raise ProduceError(err.str(), group=self.group, produce_topic=topic, produce_partition=partition,
+                                   key=key, source=source, code=err.code()) from exc
 
     def _produce_batch(self, topic: str, partition: int, records: list[dict[str, Any]],
                        on_delivery: Callable[[Any, Any], None] | None) -> None:
@@ -352,7 +378,7 @@ class KafkaProcessor:
                     self._produce_run(topic, partition, run, on_delivery)
                     run = []
                 self._produce(topic, record["value"], record["key"], partition, record["headers"],
-                              record.get("callback", on_delivery))
+                              record.get("callback", on_delivery), record.get("input"))
             else:
                 run.append(record)
         if run:
@@ -369,7 +395,8 @@ class KafkaProcessor:
             if body and self._direct.produce(topic, partition, body) != len(body):
                 self._requeue(topic, partition, body, None)
             if last is not None:
-                self._produce(topic, last["value"], last["key"], partition, None, last["callback"])
+                self._produce(topic, last["value"], last["key"], partition, None, last["callback"],
+                              last.get("input"))
             return
         try:
             queued = producer.produce_batch(topic, run, partition=partition, on_delivery=on_delivery)
@@ -390,11 +417,11 @@ class KafkaProcessor:
                 continue
             code = error if isinstance(error, int) else error.code()
             if code != _QUEUE_FULL:
-                raise ProcessingError(f"could not produce to {topic!r}: {KafkaError(code).str()}",
-                                      group=self.group, partition=partition,
-                                      key=record["key"].decode("utf-8", "replace"))
+                raise ProduceError(KafkaError(code).str(), group=self.group, produce_topic=topic,
+                                   produce_partition=partition, key=record["key"], source=record.get("input"),
+                                   code=code)
             self._produce(topic, record["value"], record["key"], partition, None,
-                          record.get("callback", on_delivery))
+                          record.get("callback", on_delivery), record.get("input"))
 
     def _partitions_of(self, topic: str) -> int:
         count = self._partition_counts.get(topic)
