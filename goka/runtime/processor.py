@@ -41,6 +41,7 @@ from goka.errors import (
     VisitAbortedError,
 )
 from goka.hash import goka as goka_hash
+from goka.runtime.group_errors import group_error
 from goka.runtime.latency import LatencyHistogram
 from goka.options import Offset
 from goka._core.partition import PartitionProcessor, process_batch
@@ -89,6 +90,7 @@ class KafkaProcessor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self.last_error: dict[str, Any] | None = None  # the last consumer error (transient)
         self._recovered = threading.Event()
         self.latency = LatencyHistogram()
         self._ran = False
@@ -162,7 +164,7 @@ class KafkaProcessor:
     def visit_all(self, name: str, value: Any) -> int:
         if name not in self.graph.visitors:
             raise UndeclaredTopicError(f"group {self.group!r} has no visitor {name!r}")
-        if self.state not in ("running", "recovering", "starting"):
+        if self.state not in ("running", "recovering", "starting", "joining"):
             raise VisitAbortedError(f"processor of group {self.group!r} is {self.state}")
         fut: Future[int] = Future()
         with self._visit_lock:
@@ -185,7 +187,7 @@ class KafkaProcessor:
                 "standby": standby,
                 "tables": {f"{t}/{p}": table.stats() for (t, p), table in list(self._tables.items())},
                 "lookups": {t: v.state for t, v in self.lookups.items()},
-                "latency": self.latency.snapshot()}
+                "latency": self.latency.snapshot(), "last_error": self.last_error}
 
     # -- the loop ------------------------------------------------------------------------
     def _install_signals(self) -> dict[int, Any]:
@@ -269,6 +271,7 @@ class KafkaProcessor:
                                        overrides={**proc.consumer_config, "on_commit": self._on_commit})
         self.consumer.subscribe(graph.consumed_topics, on_assign=self._on_assign,
                                 on_revoke=self._on_revoke, on_lost=self._on_revoke)
+        self.state = "joining"
         self._last_commit = time.monotonic()
 
     def storage_root(self) -> str:
@@ -451,6 +454,8 @@ class KafkaProcessor:
         if not self.proc.hot_standby:
             for table in own:
                 table.state = "idle"
+        if not self.partitions and self.state == "running":
+            self.state = "joining"  # until the group assigns partitions again
 
     # -- processing ------------------------------------------------------------------------
     def _process(self, msgs: list[Any]) -> None:
@@ -459,9 +464,16 @@ class KafkaProcessor:
         self.latency.observe((time.perf_counter() - started) / len(msgs), len(msgs))
 
     def _consumer_error(self, err: Any) -> None:
-        if err.fatal():
-            raise RuntimeError(f"group {self.group!r}: fatal consumer error: {err.str()}")
-        log.warning("group %s: consumer error: %s", self.group, err.str())
+        """A consumer error event: one no retry cures (see :mod:`goka.runtime.group_errors`)
+        stops the processor with a :class:`GroupError`; librdkafka retries the rest, which
+        are logged and kept as ``stats()["last_error"]``."""
+        failure = group_error(self.group, err)
+        if failure is not None:
+            raise failure
+        last = self.last_error
+        count = last["count"] + 1 if last is not None and last["code"] == err.name() else 1
+        self.last_error = {"code": err.name(), "message": err.str(), "time": time.time(), "count": count}
+        log.warning("group %s: consumer error (%s, retrying): %s", self.group, err.name(), err.str())
 
     def _advance(self) -> None:
         for pp in self.partitions.values():
