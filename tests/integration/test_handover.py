@@ -157,3 +157,94 @@ def test_handover_replay_on_embedded_cluster(broker, tmp_path, wait_for, caplog)
     replays = sum(n - 1 for n in seen.values())
     print(f"embedded cluster hand-over: {replays} of {total} messages replayed")
     assert any("REBALANCE_IN_PROGRESS" in r.getMessage() for r in caplog.records) or replays == 0
+
+
+@EMBEDDED
+def test_standby_takeover_single_writer(broker, tmp_path, wait_for):
+    """Hot standby: p2 follows p1's partitions; p1 stops (no kill) under a running stream and
+    p2 takes them over. From then on no table reader applies records to p2's table
+    partitions (a standby reader still writing a partition that became active applies p2's
+    own changelog behind it: this test fails), their local table offsets never go
+    backwards, and at the end ``Processor.get``, a view of the changelog and the
+    changelog's last value per key agree."""
+    topic, group = broker.name("standby"), broker.name("standby")
+    broker.create_topic(topic, 4)
+    seen: Counter[tuple[int, int]] = Counter()
+    graph = counting_group(group, topic, seen, threading.Lock())
+    table = goka.group_table(group)
+    p1, p2 = (goka.Processor(broker.brokers, graph, path=str(tmp_path / f"p{i}"), hot_standby=True,
+                             consumer_config=broker.group_config) for i in (1, 2))
+    backwards: list[str] = []
+    sampling = threading.Event()
+
+    def sample() -> None:
+        last: dict[str, int] = {}
+        while not sampling.is_set():
+            for name, entry in p2.stats()["tables"].items():
+                offset = entry["offset"]
+                if offset is not None and offset < last.get(name, -1):
+                    backwards.append(f"{name}: {last[name]} -> {offset}")
+                if offset is not None:
+                    last[name] = offset
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    try:
+        p1.start()
+        assert p1.wait_recovered(60)
+        p2.start()
+        wait_for(lambda: len(p1.stats()["active"]) == 2 and len(p2.stats()["active"]) == 2
+                 and len(p2.stats()["standby"]) == 2, 60, "partitions shared, p2 standby for the rest")
+        sampler.start()
+        active = {f"{table}/{p}" for p in p2.stats()["active"]}
+        applied = {name: t["records"] for name, t in p2.stats()["tables"].items() if name in active}
+        stream = Stream(broker, topic, 8_000, rate=2000).start()
+        wait_for(lambda: len(seen) >= 2_000 and all(sum(pp["consumed"].values()) > 100 for pp in
+                                                    p2.stats()["partitions"].values()),
+                 30, "part of the stream processed by both")
+        # the processor is the only writer of its active table partitions: no table reader
+        # applies records (their own changelog) to them
+        assert {name: t["records"] for name, t in p2.stats()["tables"].items() if name in active} == applied
+        p1.stop()
+        wait_for(lambda: p2.stats()["active"] == [0, 1, 2, 3], 60, "p2 to take every partition over")
+        # from now on the processor is the only writer of its table partitions: no table
+        # reader applies records to them (their own changelog) any more
+        applied = {name: t["records"] for name, t in p2.stats()["tables"].items()}
+        stream.join()
+        wait_for(lambda: len(seen) >= 8_000 and all(pp["in_flight"] == 0
+                                                     for pp in p2.stats()["partitions"].values()),
+                 60, "the stream to be processed")
+        sampling.set()
+        sampler.join(10)
+        assert not backwards, backwards[:5]
+        assert {name: t["records"] for name, t in p2.stats()["tables"].items()} == applied
+        values = {k: p2.get(k) for k in KEYS}
+    finally:
+        sampling.set()
+        p1.stop()
+        p2.stop()
+    assert read_table(broker, group, str(tmp_path / "view"), KEYS) == values
+    assert last_values(broker, table) == values
+    assert sum(values.values()) == sum(seen.values())  # each processing counted once in the table
+
+
+def last_values(broker: Any, table: str) -> dict[str, int]:
+    """The last value per key of the changelog ``table``, read to its end."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": table + "-check",
+                         "enable.partition.eof": True, "enable.auto.commit": False})
+    consumer.assign([TopicPartition(table, p, 0) for p in range(4)])
+    values: dict[str, int] = {}
+    at_end: set[int] = set()
+    try:
+        while len(at_end) < 4:
+            msg = consumer.poll(10)
+            assert msg is not None, "the changelog did not reach its end"
+            if msg.error() is not None:
+                at_end.add(msg.partition())
+            else:
+                values[msg.key().decode()] = int(msg.value())
+    finally:
+        consumer.close()
+    return values
