@@ -91,6 +91,9 @@ class KafkaProcessor:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self.last_error: dict[str, Any] | None = None  # the last consumer error (transient)
+        #: offsets finished but refused at the last revocation: where to resume a partition
+        #: that the next assignment gives back (see _on_revoke)
+        self._refused: dict[tuple[str, int], int] = {}
         self._recovered = threading.Event()
         self.latency = LatencyHistogram()
         self._ran = False
@@ -270,7 +273,7 @@ class KafkaProcessor:
                                        auto_offset_reset=offset_reset,
                                        overrides={**proc.consumer_config, "on_commit": self._on_commit})
         self.consumer.subscribe(graph.consumed_topics, on_assign=self._on_assign,
-                                on_revoke=self._on_revoke, on_lost=self._on_revoke)
+                                on_revoke=self._on_revoke, on_lost=self._on_lost)
         self.state = "joining"
         self._last_commit = time.monotonic()
 
@@ -305,6 +308,7 @@ class KafkaProcessor:
 
     # -- rebalance -------------------------------------------------------------------------
     def _on_assign(self, consumer: Any, assignment: list[Any]) -> None:
+        refused, self._refused = self._refused, {}
         parts: dict[int, set[str]] = {}
         for tp in assignment:
             parts.setdefault(tp.partition, set()).add(tp.topic)
@@ -333,8 +337,28 @@ class KafkaProcessor:
                         return
         for p in parts:
             self.partitions[p] = self._partition_processor(p)
+        resume = [TopicPartition(tp.topic, tp.partition, refused[(tp.topic, tp.partition)])
+                  for tp in assignment if (tp.topic, tp.partition) in refused]
+        if resume:
+            self._resume(assignment, refused, resume)
         self.state = "running"
         self._recovered.set()
+
+    def _resume(self, assignment: list[Any], refused: dict[tuple[str, int], int], resume: list[Any]) -> None:
+        """Partitions given back whose final commit at the revocation was refused (the
+        embedded cluster refuses commits while the group rebalances) resume where this
+        instance finished instead of replaying from the last commit; the offsets are
+        committed in the new generation."""
+        for tp in assignment:
+            tp.offset = refused.get((tp.topic, tp.partition), tp.offset)
+        self.consumer.assign(assignment)
+        try:
+            self.consumer.commit(offsets=resume, asynchronous=False)
+        except Exception as exc:  # retried with the next commit of these partitions
+            log.warning("group %s: commit of resumed offsets failed: %s", self.group, exc)
+            return
+        for tp in resume:
+            self.partitions[tp.partition].committed[tp.topic] = tp.offset
 
     def _partition_processor(self, p: int) -> PartitionProcessor:
         graph = self.graph
@@ -432,7 +456,13 @@ class KafkaProcessor:
             count = self._partition_counts[topic] = len(self.topics.partitions(topic))
         return count
 
-    def _on_revoke(self, consumer: Any, revoked: list[Any]) -> None:
+    def _on_lost(self, consumer: Any, lost: list[Any]) -> None:
+        self._on_revoke(consumer, lost, lost=True)
+
+    def _on_revoke(self, consumer: Any, revoked: list[Any], lost: bool = False) -> None:
+        """Finish, acknowledge and commit (synchronously: a broker accepts a commit of the
+        current generation until the revocation completes) everything of the revoked
+        partitions, then release them."""
         parts = sorted({tp.partition for tp in revoked})
         log.info("group %s: releasing partitions %s", self.group, parts)
         if self.state != "stopping":  # a stopping processor drained just before closing
@@ -443,6 +473,10 @@ class KafkaProcessor:
             pp = self.partitions.pop(p, None)
             if pp is None:
                 continue
+            if not lost:
+                for topic, off in pp.committable.items():
+                    if off > pp.committed.get(topic, -1):
+                        self._refused[(topic, p)] = off
             if self.graph.persist is not None:
                 own.append(self._table(self.graph.table_topic, p))
         if self._follower is not None:
