@@ -1,6 +1,8 @@
 """Exception classes of goka. Messages name group, topic, partition, offset and key."""
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "GokaError",
     "GroupError",
@@ -141,7 +143,8 @@ class ProduceError(ProcessingError):
     error code (``None`` if unknown).
 
     ``source`` is the input message as ``(topic, partition, offset)``; ``key`` may be bytes
-    (decoded as UTF-8 for the message).
+    (decoded as UTF-8 for the message). ``record`` is the refused record as goka queued it
+    (internal: lets the processor locate its input message, see :meth:`located`).
     """
 
     def __init__(
@@ -154,15 +157,24 @@ class ProduceError(ProcessingError):
         key: str | bytes | None = None,
         source: tuple[str, int, int] | None = None,
         code: int | None = None,
+        record: Any = None,
     ) -> None:
+        self.reason = reason
         self.produce_topic = produce_topic
         self.produce_partition = produce_partition
         self.code = code
+        self.record = record
         if isinstance(key, bytes):
             key = key.decode("utf-8", "replace")
         topic, partition, offset = source if source is not None else (None, None, None)
         super().__init__(f"could not produce to topic {produce_topic!r} partition {produce_partition}: {reason}",
                          group=group, topic=topic, partition=partition, offset=offset, key=key)
+
+    def located(self, source: tuple[str, int, int] | None) -> ProduceError:
+        """A copy naming ``source``, the input message that produced the record."""
+        return ProduceError(self.reason, group=self.group, produce_topic=self.produce_topic,
+                            produce_partition=self.produce_partition, key=self.key, source=source,
+                            code=self.code)
 
 
 class CopartitionError(GokaError):

@@ -238,7 +238,7 @@ cdef class BatchAck:
         source = None
         for record in (self.outbox or {}).get((topic, partition), ()):
             if record["key"] == key:
-                source = record.get("input")
+                source = self.pp.record_source(record)
                 if record["value"] == msg.value():
                     break
         return ProduceError(err.str(), group=self.pp.group, produce_topic=topic, produce_partition=partition,
@@ -325,7 +325,9 @@ cdef class PartitionProcessor:
     cdef public bint ack_each
     cdef public bint coalesce
     cdef dict _changelog
-    cdef object _input
+    cdef long long _offset
+    cdef bint _multi
+    cdef object _topic
     cdef object _produce_batch
     cdef object _partitions_of
     cdef object _hasher
@@ -359,7 +361,9 @@ cdef class PartitionProcessor:
         self.last_offset = {}
         self.produced = {}
         self.hwm = {t: -1 for t in graph.consumed_topics}
-        self._input = None
+        self._offset = -1
+        self._multi = len(graph.consumed_topics) > 1
+        self._topic = None if self._multi else graph.consumed_topics[0]
 
     # -- the dispatcher's sink -----------------------------------------------------------
     def emit(self, topic, key, value, headers):
@@ -374,7 +378,9 @@ cdef class PartitionProcessor:
                 if found is not NULL:
                     record = <dict>found
                     record["value"] = value
-                    record["input"] = self._input
+                    record["offset"] = self._offset
+                    if self._multi:
+                        record["topic"] = self._current_topic()
                     record.pop("headers", None)
                     if headers:
                         record["headers"] = _header_list(headers)
@@ -382,7 +388,9 @@ cdef class PartitionProcessor:
                 coalescing = True
         else:
             partition = self._hasher(key, self._partitions_of(topic))
-        record = {"key": key, "value": value, "input": self._input}
+        record = {"key": key, "value": value, "offset": self._offset}
+        if self._multi:
+            record["topic"] = self._current_topic()
         if headers:
             record["headers"] = _header_list(headers)
         if coalescing:
@@ -400,6 +408,17 @@ cdef class PartitionProcessor:
             self.produced[topic] = 1
         else:
             self.produced[topic] = <object>found + 1
+
+    def _current_topic(self):
+        return self.current.topic if self.current is not None else None
+
+    def record_source(self, record):
+        """The input message that produced the outbox ``record`` (``(topic, partition,
+        offset)``), None for a visit's record."""
+        offset = record.get("offset", -1)
+        if offset < 0:
+            return None
+        return record.get("topic", self._topic), self.partition, offset
 
     def defer(self):
         cdef Ticket ticket = self.current
@@ -426,7 +445,7 @@ cdef class PartitionProcessor:
         else:
             ticket = <Ticket>found
         self.current = ticket
-        self._input = (topic, self.partition, offset)
+        self._offset = offset
         try:
             self._dispatch(topic, offset, _m_key(msg), _m_value(msg), _m_timestamp(msg)[1], msg.headers)
         finally:
@@ -443,7 +462,7 @@ cdef class PartitionProcessor:
         cdef Generation gen
         if table is None:
             return 0
-        self._input = None
+        self._offset = -1
         keys = {k for k, _ in table.storage.items()}
         for gen in (*table.sealed, *((table.current,) if table.current else ())):
             for k, v in gen.writes.items():
@@ -465,12 +484,17 @@ cdef class PartitionProcessor:
             outbox, self.outbox, self.outbox_size = self.outbox, {}, 0
             self._changelog.clear()
             ack = BatchAck(self, list(self.open.values()), gen, reports, outbox).ack
-            for (topic, partition), records in outbox.items():
-                if self.ack_each:
-                    self._produce_batch(topic, partition, records, ack)
-                else:
-                    (<dict>records[-1])["callback"] = ack
-                    self._produce_batch(topic, partition, records, None)
+            try:
+                for (topic, partition), records in outbox.items():
+                    if self.ack_each:
+                        self._produce_batch(topic, partition, records, ack)
+                    else:
+                        (<dict>records[-1])["callback"] = ack
+                        self._produce_batch(topic, partition, records, None)
+            except ProduceError as exc:  # refused at once: name the input message
+                if exc.record is None or exc.offset is not None:
+                    raise
+                raise exc.located(self.record_source(exc.record)) from exc.__cause__
         self.open.clear()
         if self.table is not None:
             self.table.seal()

@@ -209,7 +209,7 @@ class BatchAck:
         source = None
         for record in (self.outbox or {}).get((topic, partition), ()):
             if record["key"] == key:
-                source = record.get("input")
+                source = self.pp.record_source(record)
                 if record["value"] == msg.value():
                     break
         return ProduceError(err.str(), group=self.pp.group, produce_topic=topic, produce_partition=partition,
@@ -306,7 +306,11 @@ class PartitionProcessor:
         self.last_offset: dict[str, int] = {}
         self.produced: dict[str, int] = {}
         self.hwm: dict[str, int] = {t: -1 for t in graph.consumed_topics}
-        self._input: tuple[str, int, int] | None = None  # (topic, partition, offset) in the callback
+        # where the records a callback produces come from (record_source): its message's
+        # offset and, in a group with several inputs, topic
+        self._offset = -1
+        self._multi = len(graph.consumed_topics) > 1
+        self._topic = None if self._multi else graph.consumed_topics[0]
 
     # -- the dispatcher's sink -----------------------------------------------------------
     def emit(self, topic: str, key: bytes, value: bytes | None, headers: Any) -> None:
@@ -317,7 +321,9 @@ class PartitionProcessor:
                 earlier = self._changelog.get(key)
                 if earlier is not None:  # replace this batch's earlier record of the key
                     earlier["value"] = value
-                    earlier["input"] = self._input
+                    earlier["offset"] = self._offset
+                    if self._multi:
+                        earlier["topic"] = self._current_topic()
                     earlier.pop("headers", None)
                     if headers:
                         earlier["headers"] = _header_list(headers)
@@ -325,7 +331,9 @@ class PartitionProcessor:
                 coalescing = True
         else:
             partition = self._hasher(key, self._partitions_of(topic))
-        record: dict[str, Any] = {"key": key, "value": value, "input": self._input}
+        record: dict[str, Any] = {"key": key, "value": value, "offset": self._offset}
+        if self._multi:
+            record["topic"] = self._current_topic()
         if headers:
             record["headers"] = _header_list(headers)
         if coalescing:
@@ -336,6 +344,17 @@ class PartitionProcessor:
         records.append(record)
         self.outbox_size += 1
         self.produced[topic] = self.produced.get(topic, 0) + 1
+
+    def _current_topic(self) -> str | None:
+        return self.current.topic if self.current is not None else None
+
+    def record_source(self, record: Mapping[str, Any]) -> tuple[str, int, int] | None:
+        """The input message that produced the outbox ``record`` (``(topic, partition,
+        offset)``), None for a visit's record."""
+        offset: int = record.get("offset", -1)
+        if offset < 0:
+            return None
+        return record.get("topic", self._topic), self.partition, offset
 
     def defer(self) -> Callable[..., None]:
         ticket = self.current
@@ -353,7 +372,7 @@ class PartitionProcessor:
             ticket = self.open[topic] = Ticket(self, topic)
             self.tickets[topic].append(ticket)
         self.current = ticket
-        self._input = (topic, self.partition, offset)
+        self._offset = offset
         try:
             self.dispatcher.process(topic, offset, msg.key(), msg.value(), msg.timestamp()[1], msg.headers)
         finally:
@@ -366,7 +385,7 @@ class PartitionProcessor:
         """Run visitor ``name`` for every key of this partition's table."""
         if self.table is None:
             return 0
-        self._input = None
+        self._offset = -1
         keys = {k for k, _ in self.table.storage.items()}
         for gen in (*self.table.sealed, *((self.table.current,) if self.table.current else ())):
             for k, v in gen.writes.items():
@@ -386,12 +405,17 @@ class PartitionProcessor:
             outbox, self.outbox, self.outbox_size = self.outbox, {}, 0
             self._changelog.clear()
             ack = BatchAck(self, list(self.open.values()), gen, reports, outbox).ack
-            for (topic, partition), records in outbox.items():
-                if self.ack_each:
-                    self._produce_batch(topic, partition, records, ack)
-                else:
-                    records[-1]["callback"] = ack
-                    self._produce_batch(topic, partition, records, None)
+            try:
+                for (topic, partition), records in outbox.items():
+                    if self.ack_each:
+                        self._produce_batch(topic, partition, records, ack)
+                    else:
+                        records[-1]["callback"] = ack
+                        self._produce_batch(topic, partition, records, None)
+            except ProduceError as exc:  # refused at once: name the input message
+                if exc.record is None or exc.offset is not None:
+                    raise
+                raise exc.located(self.record_source(exc.record)) from exc.__cause__
         self.open.clear()
         if self.table is not None:
             self.table.seal()

@@ -372,9 +372,9 @@ class KafkaProcessor:
             coalesce=self.proc.coalesce_changelog)
 
     def _produce(self, topic: str, value: bytes | None, key: bytes, partition: int, headers: Any,
-                 on_delivery: Callable[[Any, Any], None] | None, source: Any = None) -> None:
-        """Produce one record; ``source`` (``(topic, partition, offset)`` of the input message
-        that produced it) names it in the :class:`ProduceError` of a refused record."""
+                 on_delivery: Callable[[Any, Any], None] | None, record: Any = None) -> None:
+        """Produce one record (``record``: its outbox dict, which the partition processor
+        uses to name the input message in the :class:`ProduceError` of a refused record)."""
         producer = self.producer
         while True:
             try:
@@ -385,7 +385,7 @@ class KafkaProcessor:
             except KafkaException as exc:  # e.g. larger than message.max.bytes
                 err = exc.args[0]
                 raise ProduceError(err.str(), group=self.group, produce_topic=topic, produce_partition=partition,
-                                   key=key, source=source, code=err.code()) from exc
+                                   key=key, record=record, code=err.code()) from exc
 
     def _produce_batch(self, topic: str, partition: int, records: list[dict[str, Any]],
                        on_delivery: Callable[[Any, Any], None] | None) -> None:
@@ -405,7 +405,7 @@ class KafkaProcessor:
                     self._produce_run(topic, partition, run, on_delivery)
                     run = []
                 self._produce(topic, record["value"], record["key"], partition, record["headers"],
-                              record.get("callback", on_delivery), record.get("input"))
+                              record.get("callback", on_delivery), record)
             else:
                 run.append(record)
         if run:
@@ -423,7 +423,7 @@ class KafkaProcessor:
                 self._requeue(topic, partition, body, None)
             if last is not None:
                 self._produce(topic, last["value"], last["key"], partition, None, last["callback"],
-                              last.get("input"))
+                              last)
             return
         try:
             queued = producer.produce_batch(topic, run, partition=partition, on_delivery=on_delivery)
@@ -445,10 +445,9 @@ class KafkaProcessor:
             code = error if isinstance(error, int) else error.code()
             if code != _QUEUE_FULL:
                 raise ProduceError(KafkaError(code).str(), group=self.group, produce_topic=topic,
-                                   produce_partition=partition, key=record["key"], source=record.get("input"),
-                                   code=code)
+                                   produce_partition=partition, key=record["key"], record=record, code=code)
             self._produce(topic, record["value"], record["key"], partition, None,
-                          record.get("callback", on_delivery), record.get("input"))
+                          record.get("callback", on_delivery), record)
 
     def _partitions_of(self, topic: str) -> int:
         count = self._partition_counts.get(topic)
