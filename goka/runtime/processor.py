@@ -621,6 +621,7 @@ class KafkaProcessor:
                     view.stop()
                 except Exception:
                     log.exception("group %s: stopping lookup view failed", self.group)
+            self._tables.clear()  # (stats() of a stopped processor must not read closed storage)
             for storage in self._storages.values():
                 storage.close()
             self._storages.clear()
