@@ -118,6 +118,7 @@ def test_stop_during_recovery_then_restart(broker, tmp_path, wait_for):
     started = time.monotonic()
     proc.stop()  # raises if the processor failed
     assert time.monotonic() - started < 10 and proc.state == "stopped"
+    assert proc.stats()["state"] == "stopped"  # (no read of the closed table storage)
     with goka.Processor(broker.brokers, graph, path=str(tmp_path / "p"),
                         consumer_config=broker.group_config) as again:
         assert again.wait_recovered(60)
