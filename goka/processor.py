@@ -75,9 +75,8 @@ class Processor:
 
     @property
     def state(self) -> str:
-        """``"idle"``, ``"starting"``, ``"joining"`` (waiting for the consumer group to assign
-        partitions: at start and while a rebalance has revoked them all), ``"recovering"``,
-        ``"running"``, ``"stopping"`` or ``"stopped"``."""
+        """``"idle"``, ``"starting"``, ``"joining"`` (waiting for the consumer group's first
+        assignment), ``"recovering"``, ``"running"``, ``"stopping"`` or ``"stopped"``."""
         return str(self._backend.state)
 
     def run(self) -> None:

@@ -487,8 +487,6 @@ class KafkaProcessor:
         if not self.proc.hot_standby:
             for table in own:
                 table.state = "idle"
-        if not self.partitions and self.state == "running":
-            self.state = "joining"  # until the group assigns partitions again
 
     # -- processing ------------------------------------------------------------------------
     def _process(self, msgs: list[Any]) -> None:
