@@ -16,13 +16,52 @@ them from this module.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from goka._kafka.admin import TopicCreateError, TopicError, TopicNotFoundError
 
-__all__ = ["TopicManager", "TopicError", "TopicNotFoundError", "TopicCreateError"]
+__all__ = ["TopicManager", "TopicDescription", "TopicError", "TopicNotFoundError", "TopicCreateError"]
+
+
+@dataclass(frozen=True)
+class TopicDescription:
+    """What :meth:`TopicManager.describe` reports about a topic.
+
+    Parameters
+    ----------
+    name : str
+        The topic.
+    partitions : tuple of int
+        Its sorted partition ids.
+    low_watermarks : dict of int to int
+        Per partition, the offset of its oldest retained record.
+    high_watermarks : dict of int to int
+        Per partition, the offset the next record will get (the end).
+    configs : dict of str to str, or None
+        The topic configs the broker reports (``cleanup.policy``, ``retention.ms``, ...);
+        ``None`` when it reports none (a :class:`goka.EmbeddedCluster` has no topic configs).
+    """
+
+    name: str
+    partitions: tuple[int, ...]
+    low_watermarks: dict[int, int]
+    high_watermarks: dict[int, int]
+    configs: dict[str, str] | None
+
+    @property
+    def compacted(self) -> bool | None:
+        """Whether ``cleanup.policy`` includes ``compact``; ``None`` if the broker does not say."""
+        if self.configs is None or "cleanup.policy" not in self.configs:
+            return None
+        return "compact" in self.configs["cleanup.policy"].split(",")
+
+    @property
+    def records(self) -> int:
+        """Records retained over all partitions (high minus low watermarks)."""
+        return sum(self.high_watermarks[p] - self.low_watermarks[p] for p in self.partitions)
 
 
 class TopicManager:
@@ -72,6 +111,17 @@ class TopicManager:
     def topics(self) -> list[str]:
         """The names of every topic the cluster reports, sorted."""
         return sorted(self._impl.topics())
+
+    def describe(self, topic: str) -> TopicDescription:
+        """Partitions, watermarks and (where the broker reports them) configs of ``topic``.
+
+        Parameters
+        ----------
+        topic : str
+            The topic to describe; :class:`TopicNotFoundError` if it does not exist.
+        """
+        result: TopicDescription = self._impl.describe(_topic(topic))
+        return result
 
     def ensure_copartitioned(self, topics: Iterable[str]) -> int:
         """Check that ``topics`` exist with the same partitions ``0..n-1``; return n
