@@ -38,11 +38,23 @@ class Codec(Protocol[T]):
     """What goka needs from a codec."""
 
     def encode(self, value: T) -> bytes:
-        """Serialize ``value``; raise ``CodecError`` if it cannot be encoded."""
+        """Serialize ``value``; raise ``CodecError`` if it cannot be encoded.
+
+        Parameters
+        ----------
+        value : any
+            The value to encode (of the codec's type).
+        """
         ...
 
     def decode(self, data: bytes | None) -> T:
-        """Deserialize ``data`` (``None`` for a null value); raise ``CodecError`` on bad input."""
+        """Deserialize ``data`` (``None`` for a null value); raise ``CodecError`` on bad input.
+
+        Parameters
+        ----------
+        data : bytes or None
+            The encoded value; ``None`` for a null value (a tombstone).
+        """
         ...
 
 
@@ -87,6 +99,13 @@ class Bytes(_Base):
     __slots__ = ()
 
     def encode(self, value: bytes | bytearray | memoryview) -> bytes:
+        """``value`` as ``bytes``; ``CodecError`` for other types.
+
+        Parameters
+        ----------
+        value : bytes, bytearray or memoryview
+            The value.
+        """
         if type(value) is bytes:
             return value
         if isinstance(value, (bytes, bytearray, memoryview)):
@@ -94,6 +113,13 @@ class Bytes(_Base):
         raise CodecError(f"cannot encode {type(value).__name__}, want bytes", codec=self)
 
     def decode(self, data: bytes | None) -> bytes | None:
+        """``data`` unchanged.
+
+        Parameters
+        ----------
+        data : bytes or None
+            The encoded value (``None`` for a null value).
+        """
         return data
 
 
@@ -103,6 +129,13 @@ class String(_Base):
     __slots__ = ()
 
     def encode(self, value: str) -> bytes:
+        """``value`` as UTF-8; ``CodecError`` if it is not a ``str``.
+
+        Parameters
+        ----------
+        value : str
+            The text.
+        """
         if isinstance(value, str):
             try:
                 return value.encode()
@@ -111,6 +144,13 @@ class String(_Base):
         raise CodecError(f"cannot encode {type(value).__name__}, want str", codec=self)
 
     def decode(self, data: bytes | None) -> str:
+        """``data`` as UTF-8 text (``None``: ``""``); ``CodecError`` if invalid.
+
+        Parameters
+        ----------
+        data : bytes or None
+            The encoded value (``None`` for a null value).
+        """
         try:
             return data.decode()  # type: ignore[union-attr]
         except AttributeError as exc:
@@ -133,6 +173,13 @@ class Int64(_Base):
     __slots__ = ()
 
     def encode(self, value: int) -> bytes:
+        """``value`` as decimal text; ``CodecError`` if not an int in int64 range.
+
+        Parameters
+        ----------
+        value : int
+            The number.
+        """
         if type(value) is int and _INT64_MIN <= value <= _INT64_MAX:
             return b"%d" % value
         if isinstance(value, bool) or not isinstance(value, int):
@@ -142,6 +189,13 @@ class Int64(_Base):
         return b"%d" % int(value)
 
     def decode(self, data: bytes | None) -> int:
+        """The int of decimal text ``data``; ``CodecError`` if it is not one.
+
+        Parameters
+        ----------
+        data : bytes or None
+            The encoded value (``None`` raises ``CodecError``).
+        """
         if data is not None:
             try:
                 # digits after an optional sign; int() alone would also take spaces and "_"
@@ -205,6 +259,13 @@ class Json(_Msgspec[T]):
     ``Json()`` decodes to plain ``dict``/``list``/``str``/``int``/...;
     ``Json(type=User)`` decodes to ``User`` (a ``msgspec.Struct``, dataclass, ...)
     and raises ``CodecError`` when the data does not match.
+
+    Parameters
+    ----------
+    type : type, optional
+        What decoded values are validated against and converted to (a
+        ``msgspec.Struct``, dataclass, ``TypedDict``, ``int``, ``list[str]``, ...);
+        ``None`` (default): any JSON value, as dicts, lists, str, int, float, bool, None.
     """
 
     __slots__ = ()
@@ -224,7 +285,15 @@ class Json(_Msgspec[T]):
 
 
 class MsgPack(_Msgspec[T]):
-    """MessagePack via msgspec; ``type`` (optional) validates and converts decoded values."""
+    """MessagePack via msgspec; ``type`` (optional) validates and converts decoded values.
+
+    Parameters
+    ----------
+    type : type, optional
+        What decoded values are validated against and converted to (a
+        ``msgspec.Struct``, dataclass, ``TypedDict``, ``int``, ...); ``None`` (default):
+        any MessagePack value.
+    """
 
     __slots__ = ()
     _format = "MessagePack"

@@ -17,7 +17,24 @@ class Emitter:
     """Emits to ``topic``: values encoded with ``codec``, keys hashed with ``hasher``.
 
     ``emit`` returns a future resolved with the record's offset once the broker
-    acknowledged it; ``finish()`` flushes and closes.
+    acknowledged it; ``finish()`` flushes and closes (also on leaving a ``with`` block).
+
+    Parameters
+    ----------
+    brokers : list of str, str, goka.Kafka, goka.EmbeddedCluster or goka.tester.Tester
+        A list of ``host:port``, a comma-separated string, a :class:`goka.Kafka`
+        (connection settings), an EmbeddedCluster or a tester.
+    topic : str
+        The topic to emit to; it must exist.
+    codec : goka.codec.Codec
+        Encodes the values, e.g. ``codec.String()``.
+    hasher : callable
+        ``hasher(key, partitions) -> partition`` (default :func:`goka.hash.goka`, Go
+        Goka's; the processors reading the topic must use the same).
+    default_headers : mapping of str to bytes or str, optional
+        Headers of every record; ``emit``'s ``headers`` are added over them.
+    producer_config : mapping of str to any, optional
+        librdkafka settings of the producer, over goka's own.
     """
 
     def __init__(
@@ -55,7 +72,18 @@ class Emitter:
         return merged
 
     def emit(self, key: str, value: Any, headers: Mapping[str, bytes | str] | None = None) -> Future[int]:
-        """Emit ``value`` under ``key`` (``None`` emits a tombstone)."""
+        """Emit ``value`` under ``key``; a future resolved with the record's offset once
+        acknowledged (or with the delivery error).
+
+        Parameters
+        ----------
+        key : str
+            The record's key; it selects the partition through the ``hasher``.
+        value : any
+            Encoded with the emitter's codec; ``None`` emits a tombstone.
+        headers : mapping of str to bytes or str, optional
+            Record headers, over ``default_headers``.
+        """
         if self._closed:
             fut: Future[int] = Future()
             fut.set_exception(EmitterClosedError(f"emitter of topic {self.topic!r} is finished"))
@@ -77,7 +105,20 @@ class Emitter:
 
     def emit_sync(self, key: str, value: Any, headers: Mapping[str, bytes | str] | None = None,
                   timeout: float | None = 30.0) -> int:
-        """Emit and wait for the acknowledgement; returns the record's offset."""
+        """Emit and wait for the acknowledgement; returns the record's offset.
+
+        Parameters
+        ----------
+        key : str
+            The record's key; it selects the partition through the ``hasher``.
+        value : any
+            Encoded with the emitter's codec; ``None`` emits a tombstone.
+        headers : mapping of str to bytes or str, optional
+            Record headers, over ``default_headers``.
+        timeout : float, optional
+            Seconds to wait for the acknowledgement (``TimeoutError`` after); ``None``
+            waits as long as it takes.
+        """
         return self.emit(key, value, headers).result(timeout)
 
     def finish(self) -> None:

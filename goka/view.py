@@ -15,13 +15,41 @@ class View:
     """Consumes every partition of ``table`` into local storage and serves reads.
 
     ``start()`` recovers in a background thread and then follows the table;
-    ``wait_recovered()`` blocks until every partition reached its high watermark once.
+    ``wait_recovered()`` blocks until every partition reached its high watermark once;
+    ``run()`` does the same in the calling thread until ``stop()``; as a context manager
+    it starts on enter and stops on exit.
 
-    ``brokers`` is a list of ``host:port``, a comma-separated string, a :class:`goka.Kafka`
-    (connection settings for every client), an EmbeddedCluster or a tester. ``hasher``
-    maps a key to its partition for ``get``/``has``: the partitioner the table's writers
-    use (default :func:`goka.hash.goka`, Goka's; :func:`goka.hash.murmur2` for a table
-    written by the Java client or Kafka Streams).
+    :attr:`state` is ``"idle"`` (not started), ``"recovering"`` (reading the table up
+    to its high watermarks), ``"running"`` (recovered, following new records),
+    ``"connecting"`` (the brokers were lost; the values held are still served),
+    ``"failed"`` (lost with ``auto_reconnect=False``) or ``"stopped"``.
+
+    Parameters
+    ----------
+    brokers : list of str, str, goka.Kafka, goka.EmbeddedCluster or goka.tester.Tester
+        A list of ``host:port``, a comma-separated string, a :class:`goka.Kafka`
+        (connection settings for every client), an EmbeddedCluster or a tester.
+    table : str
+        The table topic, e.g. ``"clicks-table"`` (:func:`goka.group_table`).
+    codec : goka.codec.Codec
+        Decodes the table's values, e.g. ``codec.Int64()``.
+    path : str, optional
+        Directory of the local LMDB copy; default ``<tempdir>/goka-state/view/<table>``.
+        Ignored when ``storage`` is given.
+    storage : goka.storage.StorageBuilder, optional
+        A storage builder instance (``goka.storage.lmdb.LMDB(path)``,
+        ``goka.storage.memory.Memory()``, ...); default ``LMDB(path)``.
+    auto_reconnect : bool
+        ``True`` (default): when the brokers are lost, keep serving and reconnect
+        (state ``"connecting"``); ``False``: the view fails (state ``"failed"``) and
+        ``run()`` raises.
+    consumer_config : dict of str to any, optional
+        librdkafka settings of the table reader, over goka's own.
+    hasher : callable
+        ``hasher(key, partitions) -> partition`` for ``get``/``has``: the partitioner
+        the table's writers use (default :func:`goka.hash.goka`, Goka's;
+        :func:`goka.hash.murmur2` for a table written by the Java client or Kafka
+        Streams).
     """
 
     def __init__(
@@ -55,33 +83,69 @@ class View:
 
     @property
     def state(self) -> str:
+        """``"idle"``, ``"recovering"``, ``"running"``, ``"connecting"``, ``"failed"`` or ``"stopped"``
+        (see the class docstring)."""
         return str(self._backend.state)
 
     def start(self) -> None:
+        """Recover and follow the table in a background thread."""
         self._backend.start()
 
     def stop(self) -> None:
+        """Stop following and close the local storage."""
         self._backend.stop()
 
     def run(self) -> None:
+        """Recover and follow the table in this thread until :meth:`stop`."""
         self._backend.run()
 
     def wait_recovered(self, timeout: float | None = None) -> bool:
+        """Block until every partition reached its high watermark once; ``False`` on timeout.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait at most; ``None`` waits until recovered or stopped.
+        """
         return bool(self._backend.wait_recovered(timeout))
 
     def recovered(self) -> bool:
+        """Whether every partition reached its high watermark once."""
         return bool(self._backend.recovered())
 
     def get(self, key: str) -> Any:
-        """The decoded value of ``key``, or ``None``."""
+        """The decoded value of ``key``, or ``None``.
+
+        Parameters
+        ----------
+        key : str
+            The key; its partition is found with the view's ``hasher``.
+        """
         return self._backend.get(key)
 
     def has(self, key: str) -> bool:
+        """Whether the table holds ``key``.
+
+        Parameters
+        ----------
+        key : str
+            The key; its partition is found with the view's ``hasher``.
+        """
         return bool(self._backend.has(key))
 
     def items(self, prefix: str | None = None, start: str | None = None,
               end: str | None = None) -> Iterator[tuple[str, Any]]:
-        """``(key, value)`` pairs in key-byte order: all, by ``prefix``, or in ``[start, end)``."""
+        """``(key, value)`` pairs of all partitions in key-byte order.
+
+        Parameters
+        ----------
+        prefix : str, optional
+            Only keys starting with it.
+        start : str, optional
+            Only keys ``>= start`` (byte order).
+        end : str, optional
+            Only keys ``< end`` (byte order).
+        """
         return self._backend.items(prefix, start, end)  # type: ignore[no-any-return]
 
     def __enter__(self) -> View:
