@@ -25,9 +25,11 @@ class Processor:
 
     ``run()`` blocks until ``stop()``, SIGINT/SIGTERM or an error (re-raised);
     ``start()`` runs it in a background thread; as a context manager it starts on
-    enter and stops on exit. :attr:`state` is ``"idle"``, ``"starting"``, ``"joining"``
-    (waiting for the group to assign partitions), ``"recovering"``, ``"running"``,
-    ``"stopping"`` or ``"stopped"``.
+    enter and stops on exit. A processor runs once: ``run()`` or ``start()`` after a
+    ``run()``, ``start()`` or ``stop()`` raises ``ProcessorStoppedError`` (``stop()`` before
+    it ran just marks it stopped; ``stop()`` again does nothing). :attr:`state` is
+    ``"idle"``, ``"starting"``, ``"joining"`` (waiting for the group to assign
+    partitions), ``"recovering"``, ``"running"``, ``"stopping"`` or ``"stopped"``.
 
     Parameters
     ----------
@@ -180,7 +182,9 @@ class Processor:
         self._backend.stop()
 
     def wait_recovered(self, timeout: float | None = None) -> bool:
-        """Block until every assigned partition's table is recovered; ``False`` on timeout.
+        """Block until every assigned partition's table is recovered; ``False`` on timeout
+        or when the processor stopped first. Raises ``NotRecoveredError`` if it was never
+        started, and the error that stopped it, if any.
 
         Parameters
         ----------
@@ -189,14 +193,14 @@ class Processor:
         """
         return bool(self._backend.wait_recovered(timeout))
 
-    def get(self, key: str) -> Any:
+    def get(self, key: str | bytes) -> Any:
         """The group-table value of ``key`` (decoded), or ``None``.
 
         Parameters
         ----------
-        key : str
-            The key; its partition must be held by this instance
-            (:class:`goka.PartitionNotHeldError` otherwise).
+        key : str or bytes
+            The key (any other type raises ``TypeError``); its partition must be held
+            by this instance (:class:`goka.PartitionNotHeldError` otherwise).
         """
         return self._backend.get(key)
 

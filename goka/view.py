@@ -24,6 +24,14 @@ class View:
     ``"connecting"`` (the brokers were lost; the values held are still served),
     ``"failed"`` (lost with ``auto_reconnect=False``) or ``"stopped"``.
 
+    Reads (``get``, ``has``, ``items``) raise ``NotRecoveredError`` before ``start()`` and,
+    unless ``stale_reads=True``, while the partitions they read are still recovering (a
+    key that exists could otherwise read as missing); once recovered, a partition keeps
+    serving its values, also while the brokers are unreachable (state ``connecting``).
+    After ``stop()`` they raise ``ProcessorStoppedError``. A view runs once: ``start()``
+    or ``run()`` after ``start()`` or ``stop()`` raises ``ProcessorStoppedError``;
+    ``stop()`` again (or before ``start()``) only closes the storage.
+
     Parameters
     ----------
     brokers : list of str, str, goka.Kafka, goka.EmbeddedCluster or goka.tester.Tester
@@ -44,7 +52,10 @@ class View:
         (state ``"connecting"``); ``False``: the view fails (state ``"failed"``) and
         ``run()`` raises.
     consumer_config : dict of str to any, optional
-        librdkafka settings of the table reader, over goka's own.
+        librdkafka settings of the table reader, applied last.
+    stale_reads : bool
+        Serve reads during recovery from what is already local (possibly old or
+        missing values) instead of raising ``NotRecoveredError``.
     hasher : callable
         ``hasher(key, partitions) -> partition`` for ``get``/``has``: the partitioner
         the table's writers use (default :func:`goka.hash.goka`, Goka's;
@@ -63,6 +74,7 @@ class View:
         auto_reconnect: bool = True,
         consumer_config: dict[str, Any] | None = None,
         hasher: Hasher = goka_hash,
+        stale_reads: bool = False,
     ) -> None:
         if not isinstance(table, str) or not table:
             raise ValueError(f"table must be a non-empty topic name, got {table!r}")
@@ -73,6 +85,7 @@ class View:
         self.storage = storage
         self.auto_reconnect = auto_reconnect
         self.consumer_config = dict(consumer_config or {})
+        self.stale_reads = stale_reads
         factory = getattr(brokers, "_view_backend", None)
         if factory is not None:
             self._backend = factory(self)
@@ -113,37 +126,47 @@ class View:
         """Whether every partition reached its high watermark once."""
         return bool(self._backend.recovered())
 
-    def get(self, key: str) -> Any:
+    def get(self, key: str | bytes) -> Any:
         """The decoded value of ``key``, or ``None``.
 
         Parameters
         ----------
-        key : str
-            The key; its partition is found with the view's ``hasher``.
+        key : str or bytes
+            The key (any other type raises ``TypeError``); its partition is found with
+            the view's ``hasher``.
+
+        Raises
+        ------
+        NotRecoveredError
+            Before ``start()``, or while ``key``'s partition is recovering (unless
+            ``stale_reads=True``).
         """
         return self._backend.get(key)
 
-    def has(self, key: str) -> bool:
-        """Whether the table holds ``key``.
+    def has(self, key: str | bytes) -> bool:
+        """Whether ``key`` has a value; raises as :meth:`get`.
 
         Parameters
         ----------
-        key : str
+        key : str or bytes
             The key; its partition is found with the view's ``hasher``.
         """
         return bool(self._backend.has(key))
 
-    def items(self, prefix: str | None = None, start: str | None = None,
-              end: str | None = None) -> Iterator[tuple[str, Any]]:
+    def items(self, prefix: str | bytes | None = None, start: str | bytes | None = None,
+              end: str | bytes | None = None) -> Iterator[tuple[str, Any]]:
         """``(key, value)`` pairs of all partitions in key-byte order.
+
+        Raises as :meth:`get` (checked when called, not when iterated) while any partition
+        is recovering.
 
         Parameters
         ----------
-        prefix : str, optional
+        prefix : str or bytes, optional
             Only keys starting with it.
-        start : str, optional
+        start : str or bytes, optional
             Only keys ``>= start`` (byte order).
-        end : str, optional
+        end : str or bytes, optional
             Only keys ``< end`` (byte order).
         """
         return self._backend.items(prefix, start, end)  # type: ignore[no-any-return]

@@ -412,13 +412,15 @@ cdef class Context:
         ----------
         table : str
             A table declared with :class:`goka.Lookup`.
-        key : str
+        key : str or bytes
             Any key (its partition is found with the Lookup's ``hasher``).
         """
         cdef Dispatcher d = self._d
         getter = d.lookups.get(table)
         if getter is None:
             raise UndeclaredTopicError(f"group {d.group!r}: table {table!r} is not declared as a Lookup")
+        if type(key) is not str and not isinstance(key, (str, bytes, bytearray, memoryview)):
+            raise TypeError(f"ctx.lookup({table!r}): key must be str or bytes, got {type(key).__name__}")
         return getter(key)
 
     # -- flow control -----------------------------------------------------------------
