@@ -30,7 +30,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from goka.web.actions import Action, ActionBusyError, actions_page
 from goka.web.metrics import GokaCollector
 from goka.web.monitor import monitor_page, snapshot
-from goka.web.query import lookup, query_page
+from goka.web.query import Locator, lookup, query_page
 
 __all__ = ["WebServer", "serve"]
 
@@ -55,6 +55,10 @@ class WebServer:
         Views shown on the monitor, query and metrics pages.
     actions : iterable of goka.web.Action
         Actions offered on the actions page.
+
+    Set :attr:`locate` to ``locate(group, partition) -> url or None`` to have the query
+    page name the instance holding a key's partition when this one does not (``goka
+    run --web`` sets it to find its sibling workers).
     """
 
     def __init__(self, port: int = 0, *, host: str = "127.0.0.1", processors: Iterable[Any] = (),
@@ -64,6 +68,7 @@ class WebServer:
         self.processors: dict[str, Any] = {}
         self.views: dict[str, Any] = {}
         self.actions: dict[str, Action] = {}
+        self.locate: Locator | None = None
         self.collector = GokaCollector()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.collector)
@@ -251,8 +256,8 @@ class _Handler(BaseHTTPRequestHandler):
             "/": lambda q: self._redirect("/monitor"),
             "/monitor": lambda q: self._send(200, monitor_page()),
             "/api/stats": lambda q: self._json(snapshot(list(app.processors.items()), list(app.views.items()))),
-            "/query": lambda q: self._send(200, query_page(app.sources(), q.get("source"), q.get("key"))),
-            "/api/query": lambda q: self._json(lookup(app.sources(), q.get("source", ""), q.get("key", ""))),
+            "/query": lambda q: self._send(200, query_page(app.sources(), q.get("source"), q.get("key"), app.locate)),
+            "/api/query": lambda q: self._json(lookup(app.sources(), q.get("source", ""), q.get("key", ""), app.locate)),
             "/actions": lambda q: self._send(200, actions_page(app.actions.values())),
             "/api/actions": lambda q: self._json([a.status() for a in app.actions.values()]),
             "/metrics": lambda q: self._send(200, generate_latest(app.registry), CONTENT_TYPE_LATEST),
