@@ -337,6 +337,8 @@ def test_query_page_names_the_worker_holding_the_key(cluster: EmbeddedCluster, t
             return len(held) == 2 and all(held.values()) and held[0] | held[1] == {0, 1, 2, 3}
 
         wait_for(split, TIMEOUT, "both workers to hold partitions")
+        assert len(re.findall(r"\[worker-\d\] goka\.processor: group ids: joining, waiting for partitions of events",
+                              run.text())) == 2, run.text()  # not silent while the join waits
         urls = {int(w): u for w, u in re.findall(r"\[worker-(\d+)\] goka\.\S+: web monitor at (http://\S+)",
                                                     run.text())}
         assert set(urls) == {0, 1}, run.text()
