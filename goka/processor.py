@@ -28,8 +28,8 @@ class Processor:
     enter and stops on exit. A processor runs once: ``run()`` or ``start()`` after a
     ``run()``, ``start()`` or ``stop()`` raises ``ProcessorStoppedError`` (``stop()`` before
     it ran just marks it stopped; ``stop()`` again does nothing). :attr:`state` is
-    ``"idle"``, ``"starting"``, ``"joining"`` (waiting for the group to assign
-    partitions), ``"recovering"``, ``"running"``, ``"stopping"`` or ``"stopped"``.
+    ``"idle"``, ``"starting"``, ``"joining"`` (waiting for the consumer group's first
+    assignment), ``"recovering"``, ``"running"``, ``"stopping"`` or ``"stopped"``.
 
     Parameters
     ----------
@@ -165,8 +165,8 @@ class Processor:
 
     @property
     def state(self) -> str:
-        """``"idle"``, ``"starting"``, ``"joining"``, ``"recovering"``, ``"running"``, ``"stopping"`` or
-        ``"stopped"``."""
+        """``"idle"``, ``"starting"``, ``"joining"`` (waiting for the consumer group's first
+        assignment), ``"recovering"``, ``"running"``, ``"stopping"`` or ``"stopped"``."""
         return str(self._backend.state)
 
     def run(self) -> None:
