@@ -138,9 +138,12 @@ def table_of(cluster: EmbeddedCluster, path: Path, expected: dict[str, list[str]
 def test_help_lists_commands() -> None:
     out = goka_cmd("--help")
     assert out.returncode == 0
-    for command in ("demo", "run", "get", "emit", "tail"):
+    for command in ("demo", "run", "get", "emit", "tail", "topics"):
         assert re.search(rf"^\s+{command}\s", out.stdout, re.M), out.stdout
     assert "MODULE:ATTR" in goka_cmd("run", "--help").stdout
+    topics_help = goka_cmd("topics", "create", "--help").stdout
+    assert "--partitions N" in topics_help and "--table" in topics_help and "-X KEY=VALUE" in topics_help
+    assert "\n  goka topics describe clicks-table\n" in topics_help  # one example a line
     assert goka_cmd("nosuch").returncode == 2
     from importlib.metadata import entry_points
 
