@@ -44,7 +44,7 @@ class JoinWatch:
         while time.monotonic() < deadline:  # wakes every 0.25 s to notice a stop
             if self._done.wait(min(0.25, max(0.0, deadline - time.monotonic()))) or self._stop.is_set():
                 return
-        session = f"{self.session_timeout_ms} ms" if self.session_timeout_ms is not None else "10 s by default"
+        session = f"{self.session_timeout_ms} ms"
         log.warning(
             "group %s: no partitions assigned after %g s. The join waits until every member of the group has "
             "rejoined: another process in group %s (another goka run, an old instance) or one that was killed "

@@ -286,8 +286,9 @@ class KafkaProcessor:
             self._follower.start()
         if proc.recover_ahead or proc.hot_standby:
             self._recover_ahead()
+        shared = getattr(self.brokers, "config", None) or {}  # a goka.Kafka's settings
         self._join = JoinWatch(self.group, graph.consumed_topics, self.num_partitions, self._stop,
-                               proc.consumer_config.get("session.timeout.ms"))
+                               proc.consumer_config.get("session.timeout.ms", shared.get("session.timeout.ms", 10000)))
         offset_reset = "earliest" if proc.initial_offset == Offset.OLDEST else "latest"
         self.consumer = group_consumer(self.brokers, self.group, client_id=client_id,
                                        auto_offset_reset=offset_reset,

@@ -34,7 +34,8 @@ def test_a_slow_join_logs_joining_then_a_hint(tmp_path: Path, caplog: pytest.Log
     with EmbeddedCluster(partitions=2, initial_rebalance_delay_ms=2000) as cluster:
         cluster.create_topic("in", 2)
         cluster.create_topic("slow-table", 2)
-        proc = goka.Processor(cluster, _graph("slow", "in"), path=str(tmp_path / "p"), consumer_config=GROUP_CONFIG)
+        kafka = goka.Kafka(cluster, {k: str(v) for k, v in GROUP_CONFIG.items()})  # the hint reads it there too
+        proc = goka.Processor(kafka, _graph("slow", "in"), path=str(tmp_path / "p"))
         with proc:
             assert proc.wait_recovered(30)
         messages = _messages(caplog, "slow")
