@@ -72,7 +72,13 @@ def group_loop(group: str) -> str:
 
 
 def group_timers(group: str) -> str:
-    """The timer topic of ``group``: ``"<group>-timers"`` (see :class:`Timer`)."""
+    """The timer topic of ``group``: ``"<group>-timers"`` (see :class:`Timer`).
+
+    Parameters
+    ----------
+    group : str
+        The group name.
+    """
     return group + TIMERS_SUFFIX
 
 
@@ -284,8 +290,17 @@ class Timer(Edge):
 
     Pending timers live in local storage and in the compacted, co-partitioned topic
     ``<group>-timers``; they survive restarts and rebalances (see :mod:`goka._core.timers`
-    for the record layout). ``codec`` encodes the scheduled values. A timer callback that
-    raises stops the processor (the timer stays pending and fires again after a restart).
+    for the record layout). A timer callback that raises stops the processor (the timer
+    stays pending and fires again after a restart).
+
+    Parameters
+    ----------
+    codec : goka.codec.Codec
+        Encodes and decodes the scheduled values.
+    callback : callable
+        ``callback(ctx, value) -> None``: ``ctx`` is a :class:`goka.Context` for the
+        timer's key (``ctx.topic`` is ``<group>-timers``, ``ctx.timestamp`` the due time),
+        ``value`` the scheduled value.
     """
 
     __slots__ = ("callback",)
@@ -347,6 +362,8 @@ class GroupGraph:
         The group table's edge.
     visitors : dict of str to goka.Visitor
         Visitors by name.
+    timer : goka.Timer or None
+        The timer edge.
     """
 
     def __init__(

@@ -450,7 +450,19 @@ cdef class Context:
     # -- timers (off the per-message path; see the twin) ----------------------------------
     def schedule(self, value, *, at=None, delay=None):
         """Run the group's ``Timer`` callback with ``(ctx, value)`` for the current key once
-        the wall clock passes ``at`` (an aware datetime) or now + ``delay`` (a timedelta)."""
+        the wall clock passes the due time. One timer per key and due time: scheduling it
+        again replaces its value.
+
+        Parameters
+        ----------
+        value : any
+            Handed to the timer callback; encoded with the ``Timer`` edge's codec.
+        at : datetime.datetime, optional
+            The due time, timezone-aware.
+        delay : datetime.timedelta, optional
+            The due time as a delay from now (the processor's wall clock; the tester's clock
+            in the tester). Give exactly one of ``at`` and ``delay``.
+        """
         d = self._d
         timers = d.timers
         if timers is None:

@@ -255,8 +255,15 @@ class Tester:
         """Move the tester's wall clock forward by ``delta`` and fire every timer now due
         (including timers those callbacks schedule that are due too), in due order, then
         process everything they caused. The clock stops at each due time while its timer
-        fires, so a callback's ``delay=`` counts from there. Returns how many timers fired; raises the error a
-        timer callback failed with (its processor stops, the timer stays pending)."""
+        fires, so a callback's ``delay=`` counts from there. Returns how many timers fired;
+        raises the error a timer callback failed with (its processor stops, the timer stays
+        pending, the clock stays at its due time).
+
+        Parameters
+        ----------
+        delta : datetime.timedelta
+            How far to move the clock (not negative).
+        """
         if not isinstance(delta, timedelta):
             raise TypeError(f"delta must be a datetime.timedelta, got {type(delta).__name__}")
         if delta < timedelta(0):
