@@ -29,6 +29,11 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport strstr
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.ref cimport PyObject
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+from cpython.ref cimport Py_INCREF
+
+cdef extern from "Python.h":
+    void PyObject_GC_UnTrack(void *obj)
 
 __all__ = ["TableQueues"]
 
@@ -182,10 +187,19 @@ cdef class TableQueues:
                             events.append((topic, partition, m.err, m.offset,
                                            (<bytes>text).decode("utf-8", "replace")))
                             continue
-                        pairs.append((PyBytes_FromStringAndSize(<char*>m.key, m.key_len)
-                                      if m.key is not NULL else b"",
-                                      PyBytes_FromStringAndSize(<char*>m.payload, m.len)
-                                      if m.payload is not NULL else None))
+                        key = PyBytes_FromStringAndSize(<char*>m.key, m.key_len) \
+                            if m.key is not NULL else b""
+                        value = PyBytes_FromStringAndSize(<char*>m.payload, m.len) \
+                            if m.payload is not NULL else None
+                        pair = PyTuple_New(2)
+                        Py_INCREF(key)
+                        PyTuple_SET_ITEM(pair, 0, key)
+                        Py_INCREF(value)
+                        PyTuple_SET_ITEM(pair, 1, value)
+                        # a pair of bytes can't be in a reference cycle: keep it out of the
+                        # cyclic GC (a million tracked tuples trigger collections)
+                        PyObject_GC_UnTrack(<void*>pair)
+                        pairs.append(pair)
                         last = m.offset
                         total += 1
                 finally:
