@@ -95,6 +95,7 @@ cdef class TableQueues:
     cdef void *rk
     cdef dict queues          # (topic, partition) -> address of its rd_kafka_queue_t
     cdef int rfd, wfd
+    cdef Py_ssize_t turn
     cdef goka_tq_get_partition_f get_partition
     cdef goka_tq_forward_f forward
     cdef goka_tq_destroy_f queue_destroy
@@ -164,8 +165,14 @@ cdef class TableQueues:
         cdef Py_ssize_t n, i, total = 0
         cdef list batches = [], events = [], pairs
         cdef int64_t last
+        cdef list order = list(self.queues.items())
         self._clear_wake()
-        for slot, address in self.queues.items():
+        if order:
+            # start one partition further each time: a partition that always has a full
+            # batch waiting must not starve the others
+            self.turn = (self.turn + 1) % len(order)
+            order = order[self.turn:] + order[:self.turn]
+        for slot, address in order:
             if total >= max_records:
                 break
             q = <void*><uintptr_t>address

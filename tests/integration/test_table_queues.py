@@ -202,3 +202,46 @@ def test_compiled_twin_refuses_a_producer(embedded_cluster: Any) -> None:
         TableQueues(p, functions)
     assert isinstance(table_queues(p), _tablequeue_py.TableQueues)
     assert os.environ.get("GOKA_SPLIT_TABLE_QUEUES") is None
+
+
+def test_a_busy_partition_does_not_starve_the_others(embedded_cluster: Any) -> None:
+    """drain() with a small limit: every split partition gets its turn."""
+    if not COMPILED:
+        pytest.skip("compiled twin not in use (GOKA_NO_EXTENSIONS)")
+    from confluent_kafka import Consumer, TopicPartition
+
+    from goka._kafka.clients import librdkafka_functions
+
+    cluster = embedded_cluster
+    cluster.create_topic("tq-busy", 3)
+    _produce(cluster, "tq-busy", [(p, b"k", b"v", None) for p in range(3) for _ in range(3000)])
+    consumer = Consumer({"bootstrap.servers": cluster.brokers, "group.id": "tq-busy",
+                         "enable.partition.eof": True})
+    functions = librdkafka_functions()
+    queues = TableQueues(consumer, functions)
+    try:
+        assert all(queues.add("tq-busy", p) for p in range(3))
+        consumer.assign([TopicPartition("tq-busy", p, 0) for p in range(3)])
+        got = {0: 0, 1: 0, 2: 0}
+        eofs: set[int] = set()
+
+        def step() -> bool:
+            batches, events = queues.drain(50)
+            for _, partition, pairs, last in batches:
+                got[partition] += len(pairs)
+                assert last == got[partition] - 1  # offsets contiguous, in order
+            eofs.update(e[1] for e in events if e[2] == -191)
+            assert not consumer.consume(100, 0)  # nothing of a split partition on the consumer queue
+            if sum(got.values()) < 9000:
+                queues.wait(0.05)
+            return min(got.values()) > 0
+
+        wait_until(step, 30, "every partition to be served")
+        # by turns: long before any partition's 3000 records are all read (in offset
+        # order from the first queue, the last partition would wait for 6000 records)
+        assert sum(got.values()) < 3000, got
+        wait_until(lambda: step() and eofs == {0, 1, 2}, 30, "all records and each partition's end")
+        assert got == {0: 3000, 1: 3000, 2: 3000}
+    finally:
+        queues.close()
+        consumer.close()
