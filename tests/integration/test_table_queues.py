@@ -1,7 +1,7 @@
 """The table reader on per-partition queues read in compiled code
 (``goka._core.tablequeue``) against the same reader on confluent-kafka's ``consume``
 (the pure twin, the specification): same table contents, same table offsets, same
-recovery, on the embedded cluster -- tombstones, missing and empty keys, empty values,
+recovery, on the embedded cluster (the first test on Tansu too) -- tombstones, missing and empty keys, empty values,
 headers, empty partitions, end of partition, live updates, partitions removed and added
 again, a table with an update callback next to split ones, broker down and up."""
 from __future__ import annotations
@@ -24,7 +24,9 @@ MODES = ["split", "consume"] if COMPILED else ["consume"]
 
 
 def _produce(cluster: Any, topic: str, records: list[tuple[int, bytes | None, bytes | None, Any]]) -> None:
-    p = Producer({"bootstrap.servers": cluster.brokers, "linger.ms": 5})
+    """``cluster``: an EmbeddedCluster or a BrokerEnv (both have ``bootstrap``-able brokers)."""
+    bootstrap = getattr(cluster, "bootstrap", None) or cluster.brokers
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
     for partition, key, value, headers in records:
         p.produce(topic, value=value, key=key, partition=partition, headers=headers)
     assert p.flush(30) == 0
@@ -81,13 +83,13 @@ def _split(reader: TableReader) -> int:
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_recovery_and_following_match_the_records(embedded_cluster: Any, monkeypatch: Any, mode: str) -> None:
-    cluster = embedded_cluster
-    cluster.create_topic("tq-table", 4)
+def test_recovery_and_following_match_the_records(broker: Any, monkeypatch: Any, mode: str) -> None:
+    topic = broker.name("tq-table")
+    broker.create_topic(topic, 4)
     first = _records(3000, 3, seed=1)  # partition 3 stays empty until later
-    _produce(cluster, "tq-table", first)
-    tables = [PartitionTable("tq-table", p, MemoryStorage()) for p in range(4)]
-    reader = _reader(cluster, mode, monkeypatch, "tq-follow", follow=True)
+    _produce(broker, topic, first)
+    tables = [PartitionTable(topic, p, MemoryStorage()) for p in range(4)]
+    reader = _reader(broker.brokers, mode, monkeypatch, topic, follow=True)
     try:
         reader.add(tables)
         assert reader.wait_recovered(tables, 30)
@@ -99,7 +101,7 @@ def test_recovery_and_following_match_the_records(embedded_cluster: Any, monkeyp
             assert ends[p] == produced
             assert table.storage.get_offset() == (produced - 1 if produced else None)
         later = _records(1000, 4, seed=2)
-        _produce(cluster, "tq-table", later)
+        _produce(broker, topic, later)
         both = first + later
         for p, table in enumerate(tables):
             wait_until(lambda: _contents(table.storage) == _expected(both, p), 30, f"partition {p} to follow")
