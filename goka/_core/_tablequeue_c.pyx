@@ -241,8 +241,15 @@ cdef class TableQueues:
             self.rfd = self.wfd = -1
 
     def __dealloc__(self):
-        # close() is the way out; this only spares the descriptors of a dropped object
-        # (its queues are left to the consumer, which is being destroyed too)
+        # close() is the way out. A dropped object releases its queues only while the
+        # consumer's client still exists (confluent-kafka clears the pointer on close)
+        cdef void *rk = NULL
+        if self.queues and self.consumer is not None:
+            rk = (<goka_tq_handle_head*><PyObject*>self.consumer).rk
+        if rk is not NULL and rk == self.rk:
+            for address in self.queues.values():
+                self._release(<void*><uintptr_t>address)
+        self.queues = {}
         if self.rfd >= 0:
             os.close(self.rfd)
             os.close(self.wfd)

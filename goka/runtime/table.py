@@ -213,8 +213,9 @@ class TableReader:
         # partitions of tables without an update callback are read off their own queues
         # in compiled code where available (goka._core.tablequeue); the others, and
         # client-wide errors, through consume()
-        self._queues = queues = table_queues(consumer)
+        queues = None
         try:
+            self._queues = queues = table_queues(consumer)
             while not self._stop.is_set():
                 if self.error is not None:
                     raise self.error
@@ -247,7 +248,8 @@ class TableReader:
         finally:
             for table, event in self._to_remove:
                 event.set()
-            queues.close()  # before the consumer closes (rdkafka.h)
+            if queues is not None:
+                queues.close()  # before the consumer closes (rdkafka.h)
             consumer.close()
 
     def _apply_changes(self, consumer: Any) -> None:
