@@ -160,6 +160,8 @@ def run_until(args: argparse.Namespace, done: Callable[[], bool] | None = None, 
     re-raises why) and ``TimeoutError`` if the smoke scenario does not finish within
     ``smoke_timeout`` seconds."""
     members = list(members)
+    # views raise NotRecoveredError until recovered: done() reads them only after that
+    views = [m for m in members if isinstance(m, goka.View)]
     limit = smoke_timeout if args.smoke else args.duration
     deadline = None if limit is None else time.monotonic() + limit
     stop = threading.Event()
@@ -169,7 +171,7 @@ def run_until(args: argparse.Namespace, done: Callable[[], bool] | None = None, 
     next_tick = None if every is None else time.monotonic() + every[0]
     try:
         while not stop.wait(0.05):
-            if args.smoke and done is not None and done():
+            if args.smoke and done is not None and all(v.recovered() for v in views) and done():
                 return
             if every is not None and next_tick is not None and time.monotonic() >= next_tick:
                 every[1]()

@@ -18,6 +18,7 @@ class and decode to the same type.
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Generic, Protocol, TypeVar, overload, runtime_checkable
 
 import msgspec
@@ -184,9 +185,10 @@ class _Msgspec(_Base, Generic[T]):
         try:
             return self._encoder.encode(value)  # type: ignore[no-any-return]
         except (TypeError, ValueError, OverflowError) as exc:
-            raise CodecError(
-                f"cannot encode {type(value).__name__} as {self._format}: {exc}", codec=self
-            ) from exc
+            raise self._encode_error(value, exc) from exc
+
+    def _encode_error(self, value: object, exc: Exception) -> CodecError:
+        return CodecError(f"cannot encode {type(value).__name__} as {self._format}: {exc}", codec=self)
 
     def decode(self, data: bytes | None) -> T:
         try:
@@ -199,28 +201,97 @@ class _Msgspec(_Base, Generic[T]):
             raise CodecError(reason, codec=self) from exc
 
 
+def _non_finite(value: Any, path: str = "value") -> str | None:
+    """Where in ``value`` (builtins only, as ``msgspec.to_builtins`` returns) a NaN or
+    infinite float is, e.g. ``value['a'][2]``; ``None`` if nowhere."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = _non_finite(v, f"{path}[{k!r}]")
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            found = _non_finite(v, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
 class Json(_Msgspec[T]):
     """JSON via msgspec; ``type`` (optional) validates and converts decoded values.
 
     ``Json()`` decodes to plain ``dict``/``list``/``str``/``int``/...;
     ``Json(type=User)`` decodes to ``User`` (a ``msgspec.Struct``, dataclass, ...)
     and raises ``CodecError`` when the data does not match.
+
+    JSON has no NaN or infinity: encoding a value holding one (at any depth, in lists,
+    dicts, Structs, dataclasses...) raises ``CodecError``, as Go's ``encoding/json``
+    does. ``Json(allow_nan=True)`` writes them as ``null`` instead (msgspec's behaviour;
+    they decode as ``None``, so a typed ``float`` field then fails to decode).
+
+    :param type: the type decoded values are validated against (``None``: any value).
+    :param allow_nan: write NaN and ±infinity as ``null`` instead of raising.
     """
 
-    __slots__ = ()
+    __slots__ = ("_allow_nan",)
     _format = "JSON"
 
-    @overload
-    def __init__(self: Json[Any], type: None = None) -> None: ...
-    @overload
-    def __init__(self: Json[T], type: type[T]) -> None: ...
-    @overload
-    def __init__(self: Json[Any], type: Any) -> None: ...
+    _allow_nan: bool
 
-    def __init__(self, type: Any = None) -> None:
+    @overload
+    def __init__(self: Json[Any], type: None = None, *, allow_nan: bool = False) -> None: ...
+    @overload
+    def __init__(self: Json[T], type: type[T], *, allow_nan: bool = False) -> None: ...
+    @overload
+    def __init__(self: Json[Any], type: Any, *, allow_nan: bool = False) -> None: ...
+
+    def __init__(self, type: Any = None, *, allow_nan: bool = False) -> None:
         self._type = type
+        self._allow_nan = bool(allow_nan)
         self._encoder = msgspec.json.Encoder()
         self._decoder = msgspec.json.Decoder() if type is None else msgspec.json.Decoder(type)
+
+    @property
+    def allow_nan(self) -> bool:
+        """Whether NaN and ±infinity are written as ``null`` (else refused)."""
+        return self._allow_nan
+
+    def encode(self, value: T) -> bytes:
+        try:
+            data: bytes = self._encoder.encode(value)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise self._encode_error(value, exc) from exc
+        # msgspec writes a non-finite float as null: only output holding "null" can hide one
+        # (108 is "l": a memchr, cheaper than the substring search it mostly spares)
+        if not self._allow_nan and 108 in data and data.find(b"null") >= 0:
+            self._check_finite(value)
+        return data
+
+    def _check_finite(self, value: Any) -> None:
+        try:
+            where = _non_finite(msgspec.to_builtins(value))
+        except (TypeError, ValueError) as exc:  # encoded above, so not expected
+            raise CodecError(f"cannot check {type(value).__name__} for NaN: {exc}", codec=self) from exc
+        if where is not None:
+            raise CodecError(f"cannot encode {type(value).__name__} as JSON: {where} is NaN or infinite, "
+                             "which JSON cannot represent (Json(allow_nan=True) writes null)", codec=self)
+
+    def _key(self) -> Any:
+        return (self._type, self._allow_nan)
+
+    def __repr__(self) -> str:
+        text = super().__repr__()
+        return text[:-1] + (", " if self._type is not None else "") + "allow_nan=True)" if self._allow_nan else text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_json, (self._type, self._allow_nan))
+
+
+def _json(type: Any, allow_nan: bool) -> Json[Any]:
+    """Unpickles a :class:`Json` (``__reduce__`` cannot pass keyword arguments)."""
+    return Json(type, allow_nan=allow_nan)
 
 
 class MsgPack(_Msgspec[T]):

@@ -9,15 +9,27 @@ from typing import Any
 from goka.errors import CodecError, EmitterClosedError
 from goka.hash import Hasher, check_hasher
 from goka.hash import goka as goka_hash
+from goka.keys import key_bytes
 
-__all__ = ["Emitter"]
+__all__ = ["Emitter", "FINISH_TIMEOUT"]
+
+#: seconds ``Emitter.finish()`` (and the context manager's exit) waits by default for
+#: the broker to acknowledge what is still pending
+FINISH_TIMEOUT = 30.0
 
 
 class Emitter:
     """Emits to ``topic``: values encoded with ``codec``, keys hashed with ``hasher``.
 
     ``emit`` returns a future resolved with the record's offset once the broker
-    acknowledged it; ``finish()`` flushes and closes.
+    acknowledged it; ``finish()`` flushes and closes (as the context manager's exit does).
+
+    :param brokers: where to connect (see :class:`goka.Processor`), or a ``Tester``.
+    :param topic: the topic emitted to.
+    :param codec: encodes values (``goka.codec``).
+    :param hasher: maps a key to its partition (default: Go Goka's hash).
+    :param default_headers: headers every record carries (per-emit headers override them).
+    :param producer_config: librdkafka settings for the producer, applied last.
     """
 
     def __init__(
@@ -54,12 +66,18 @@ class Emitter:
             merged.update(headers)
         return merged
 
-    def emit(self, key: str, value: Any, headers: Mapping[str, bytes | str] | None = None) -> Future[int]:
-        """Emit ``value`` under ``key`` (``None`` emits a tombstone)."""
+    def emit(self, key: str | bytes, value: Any, headers: Mapping[str, bytes | str] | None = None) -> Future[int]:
+        """Emit ``value`` under ``key`` (``None`` emits a tombstone).
+
+        :param key: a ``str`` (sent as UTF-8) or ``bytes``; other types raise ``TypeError``.
+        :param value: encoded with the emitter's codec.
+        :param headers: record headers (merged over ``default_headers``).
+        :raises EmitterClosedError: after ``finish()``.
+        :raises CodecError: if the codec cannot encode ``value``.
+        """
         if self._closed:
-            fut: Future[int] = Future()
-            fut.set_exception(EmitterClosedError(f"emitter of topic {self.topic!r} is finished"))
-            return fut
+            raise EmitterClosedError(f"emitter of topic {self.topic!r} is finished; create a new one")
+        kbytes = key.encode("utf-8", "surrogateescape") if type(key) is str else key_bytes(key, "emit key")
         if value is None:
             data = None
         else:
@@ -70,25 +88,39 @@ class Emitter:
             except Exception as exc:
                 raise CodecError(f"cannot encode {type(value).__name__} value: {exc}", codec=self.codec,
                                  topic=self.topic, key=key) from exc
-        kbytes = key.encode("utf-8", "surrogateescape") if isinstance(key, str) else bytes(key)
         if headers or self.default_headers:
             return self._backend.emit(kbytes, data, self._headers(headers))  # type: ignore[no-any-return]
         return self._backend.emit(kbytes, data, None)  # type: ignore[no-any-return]
 
-    def emit_sync(self, key: str, value: Any, headers: Mapping[str, bytes | str] | None = None,
+    def emit_sync(self, key: str | bytes, value: Any, headers: Mapping[str, bytes | str] | None = None,
                   timeout: float | None = 30.0) -> int:
-        """Emit and wait for the acknowledgement; returns the record's offset."""
+        """Emit and wait for the acknowledgement; returns the record's offset.
+
+        Parameters as :meth:`emit`; ``timeout`` is the seconds to wait (``None``: no limit),
+        after which ``TimeoutError`` is raised (the record may still be written).
+        """
         return self.emit(key, value, headers).result(timeout)
 
-    def finish(self) -> None:
-        """Flush pending emits and close; later emits fail with ``EmitterClosedError``."""
+    def finish(self, timeout: float | None = FINISH_TIMEOUT) -> None:
+        """Wait until the broker acknowledged every pending emit, then close and release
+        the producer; later emits raise ``EmitterClosedError``. Calling it again does nothing.
+
+        :param timeout: seconds to wait (default :data:`FINISH_TIMEOUT`, 30 s; ``None``: no
+            limit). When it expires, every future still pending fails with
+            :class:`goka.EmitTimeoutError` (naming the topic and how many records were
+            pending), the emitter is closed all the same, and ``finish`` raises that error.
+        """
+        if timeout is not None and not timeout >= 0:
+            raise ValueError(f"timeout must be None or >= 0 seconds, got {timeout!r}")
         if not self._closed:
             self._closed = True
-            self._backend.finish()
+            self._backend.finish(timeout)
 
     def __enter__(self) -> Emitter:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.finish()
+        # FINISH_TIMEOUT read now (not bound at definition); call finish(timeout) inside the
+        # block for another limit. Raises EmitTimeoutError when it expires.
+        self.finish(FINISH_TIMEOUT)

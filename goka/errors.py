@@ -10,6 +10,7 @@ __all__ = [
     "CopartitionError",
     "ProcessorStoppedError",
     "EmitterClosedError",
+    "EmitTimeoutError",
     "VisitAbortedError",
     "NotRecoveredError",
     "PartitionNotHeldError",
@@ -144,6 +145,26 @@ class ProcessorStoppedError(GokaError):
 
 class EmitterClosedError(GokaError):
     """An emit after ``Emitter.finish()``."""
+
+
+class EmitTimeoutError(EmitterClosedError):
+    """``Emitter.finish(timeout)`` expired with records not yet acknowledged by the broker.
+
+    ``finish`` raises it, and every future still pending fails with it: such a record may
+    or may not have been written (the broker may have received it without confirming).
+    Attributes: ``topic``, ``pending`` (records unacknowledged when the timeout expired)
+    and ``timeout`` (seconds).
+    """
+
+    def __init__(self, topic: str, pending: int, timeout: float) -> None:
+        self.topic = topic
+        self.pending = pending
+        self.timeout = timeout
+        super().__init__(f"emitter of topic {topic!r} finished with {pending} record(s) not acknowledged "
+                         f"after {timeout:g} s (brokers unreachable?); they may or may not have been written")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.topic, self.pending, self.timeout))
 
 
 class VisitAbortedError(GokaError):

@@ -25,7 +25,9 @@ class Processor:
 
     ``run()`` blocks until ``stop()``, SIGINT/SIGTERM or an error (re-raised);
     ``start()`` runs it in a background thread; as a context manager it starts on
-    enter and stops on exit.
+    enter and stops on exit. A processor runs once: ``run()`` or ``start()`` after a
+    ``run()``, ``start()`` or ``stop()`` raises ``ProcessorStoppedError`` (``stop()`` before
+    it ran just marks it stopped; ``stop()`` again does nothing).
 
     ``coalesce_changelog=True`` writes only the last value of a key per consumed batch to
     the changelog (as Kafka Streams' record cache does): fewer records to produce when
@@ -118,11 +120,15 @@ class Processor:
         self._backend.stop()
 
     def wait_recovered(self, timeout: float | None = None) -> bool:
-        """Block until every assigned partition's table is recovered; ``False`` on timeout."""
+        """Block until every assigned partition's table is recovered; ``False`` on timeout
+        or when the processor stopped first. Raises ``NotRecoveredError`` if it was never
+        started, and the error that stopped it, if any."""
         return bool(self._backend.wait_recovered(timeout))
 
-    def get(self, key: str) -> Any:
-        """The group-table value of ``key`` (its partition must be held by this instance)."""
+    def get(self, key: str | bytes) -> Any:
+        """The group-table value of ``key`` (its partition must be held by this instance).
+
+        ``key`` is a ``str`` or ``bytes``; any other type raises ``TypeError``."""
         return self._backend.get(key)
 
     def visit_all(self, visitor: str, value: Any) -> int:

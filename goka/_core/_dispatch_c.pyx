@@ -364,11 +364,14 @@ cdef class Context:
                              partition=d.partition, key=self._get_key(), group=d.group) from exc
 
     def lookup(self, table, key):
-        """The value of ``key`` in the looked-up ``table`` (any partition), or ``None``."""
+        """The value of ``key`` (``str`` or ``bytes``) in the looked-up ``table`` (any
+        partition), or ``None``."""
         cdef Dispatcher d = self._d
         getter = d.lookups.get(table)
         if getter is None:
             raise UndeclaredTopicError(f"group {d.group!r}: table {table!r} is not declared as a Lookup")
+        if type(key) is not str and not isinstance(key, (str, bytes, bytearray, memoryview)):
+            raise TypeError(f"ctx.lookup({table!r}): key must be str or bytes, got {type(key).__name__}")
         return getter(key)
 
     # -- flow control -----------------------------------------------------------------

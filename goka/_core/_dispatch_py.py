@@ -213,12 +213,15 @@ class Context:
             raise CodecError(f"cannot decode joined value: {exc}", codec=codec, topic=table,
                              partition=d.partition, key=self.key, group=d.group) from exc
 
-    def lookup(self, table: str, key: str) -> Any:
-        """The value of ``key`` in the looked-up ``table`` (any partition), or ``None``."""
+    def lookup(self, table: str, key: str | bytes) -> Any:
+        """The value of ``key`` (``str`` or ``bytes``) in the looked-up ``table`` (any
+        partition), or ``None``."""
         d = self._d
         getter = d.lookups.get(table)
         if getter is None:
             raise UndeclaredTopicError(f"group {d.group!r}: table {table!r} is not declared as a Lookup")
+        if type(key) is not str and not isinstance(key, (str, bytes, bytearray, memoryview)):
+            raise TypeError(f"ctx.lookup({table!r}): key must be str or bytes, got {type(key).__name__}")
         return getter(key)
 
     # -- flow control -----------------------------------------------------------------
@@ -259,7 +262,7 @@ class Dispatcher:
         sink: Sink,
         table: TableAccess | None = None,
         joins: Mapping[str, Callable[[bytes], bytes | None]] | None = None,
-        lookups: Mapping[str, Callable[[str], Any]] | None = None,
+        lookups: Mapping[str, Callable[[Any], Any]] | None = None,  # key: str or bytes
         nil_handling: NilHandling = NilHandling.IGNORE,
     ) -> None:
         self.graph = graph

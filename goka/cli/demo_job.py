@@ -113,6 +113,9 @@ def run_demo(clicks: int = 2000, duration: float | None = None, web: int | None 
         processor = goka.Processor(cluster, demo_group(), path=f"{path}/processor")
         view = goka.View(cluster, goka.group_table("click-count"), codec.Int64(), path=f"{path}/view")
         with processor, view, goka.Emitter(cluster, "user-clicks", codec.String()) as emitter:
+            if not view.wait_recovered(DRAIN_TIMEOUT):  # reads raise NotRecoveredError until then
+                print(f"the view did not recover within {DRAIN_TIMEOUT:g} s")
+                return 1
             source = _Clicks(emitter)
             if duration is None and web is None:
                 source.emit(clicks)

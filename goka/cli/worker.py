@@ -168,10 +168,17 @@ class _Runner(threading.Thread):
         self.label = name
         self.error: BaseException | None = None
         self.reported = False
+        #: set before the worker stops the component: stopped before it ran is no error
+        self.stop_requested = False
 
     def run(self) -> None:
+        from goka.errors import ProcessorStoppedError
+
         try:
             self.component.run()
+        except ProcessorStoppedError as exc:
+            if not self.stop_requested:  # stop() won the race with run(): nothing ran, as asked
+                self.error = exc
         except BaseException as exc:
             self.error = exc
 
@@ -238,6 +245,7 @@ class _Worker:
                 server.stop()
         for runner in runners:  # processors first: they may look tables up in the views
             if runner.error is None:
+                runner.stop_requested = True
                 try:
                     runner.component.stop()
                 except BaseException as exc:

@@ -33,12 +33,14 @@ from goka._core.failure import dead_letter_targets
 from goka._core.messages import untrack
 from goka.errors import (
     CopartitionError,
+    NotRecoveredError,
     ProcessingError,
     PartitionNotHeldError,
     ProcessorStoppedError,
     UndeclaredTopicError,
     VisitAbortedError,
 )
+from goka.keys import key_bytes
 from goka.runtime.latency import LatencyHistogram
 from goka.options import Offset
 from goka._core.partition import PartitionProcessor, process_batch
@@ -108,7 +110,8 @@ class KafkaProcessor:
     # -- public backend interface --------------------------------------------------------
     def run(self) -> None:
         if self._ran:
-            raise ProcessorStoppedError(f"processor of group {self.group!r} already ran; create a new one")
+            raise ProcessorStoppedError(f"processor of group {self.group!r} already ran or was stopped; "
+                                        "create a new one")
         self._ran = True
         restore = self._install_signals()
         try:
@@ -121,19 +124,28 @@ class KafkaProcessor:
 
     def start(self) -> None:
         if self._ran:
-            raise ProcessorStoppedError(f"processor of group {self.group!r} already ran; create a new one")
+            raise ProcessorStoppedError(f"processor of group {self.group!r} already ran or was stopped; "
+                                        "create a new one")
         self._ran = True
         self._thread = threading.Thread(target=self._run, name=f"goka-processor-{self.group}", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        if not self._ran:  # stopped before it ran: it never will (run()/start() raise)
+            self._ran = True
+            self.state = "stopped"
+            self.topics.close()
+            return
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
         if self._error is not None:
             raise self._error
 
     def wait_recovered(self, timeout: float | None = None) -> bool:
+        if not self._ran:
+            raise NotRecoveredError(f"processor of group {self.group!r} is not started; "
+                                    "call start() or run() first")
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._recovered.wait(0.05):
             if self._error is not None:
@@ -147,7 +159,7 @@ class KafkaProcessor:
     def get(self, key: str) -> Any:
         if self.graph.persist is None:
             raise UndeclaredTopicError(f"group {self.group!r} has no Persist edge")
-        kbytes = key.encode("utf-8", "surrogateescape")
+        kbytes = key.encode("utf-8", "surrogateescape") if type(key) is str else key_bytes(key, "Processor.get key")
         partition = self.proc.hasher(kbytes, self.num_partitions)
         pp = self.partitions.get(partition)
         if pp is not None:
@@ -561,5 +573,4 @@ class KafkaProcessor:
             self.topics.close()
             # librdkafka destroys a client with its last reference
             self.consumer = self.producer = self._direct = self._recovery = self._follower = None
-            self.state = "stopped"
-            self._recovered.set()
+            self.state = "stopped"  # waiters see it: wait_recovered() is False unless recovered

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from goka._kafka.admin import TopicManager
 from goka.errors import CodecError, NotRecoveredError, ProcessorStoppedError
+from goka.keys import key_bytes
 from goka.runtime.table import PartitionTable, TableReader
 from goka.storage import default_path
 from goka.storage.lmdb import LMDB
@@ -54,6 +55,8 @@ class KafkaView:
     def start(self) -> None:
         if self._started:
             raise ProcessorStoppedError(f"view of {self.table!r} was already started; create a new one")
+        if self._stopped.is_set():
+            raise ProcessorStoppedError(f"view of {self.table!r} was stopped; create a new one")
         self._started = True
         self.reader = TableReader(self.brokers, client_id=f"goka-view-{self.table}", follow=True,
                                   fail_on_error=not self.view.auto_reconnect,
@@ -80,17 +83,34 @@ class KafkaView:
 
     def wait_recovered(self, timeout: float | None = None) -> bool:
         if self.reader is None:
-            raise NotRecoveredError(f"view of {self.table!r} is not started")
+            if self._stopped.is_set():
+                raise ProcessorStoppedError(f"view of {self.table!r} was stopped before it started")
+            raise NotRecoveredError(f"view of {self.table!r} is not started; call start() or run() first")
         return self.reader.wait_recovered(self.tables, timeout)
 
     def recovered(self) -> bool:
         return self._started and all(t.recovered.is_set() for t in self.tables)
 
     def _check(self) -> None:
-        if not self._started:
-            raise NotRecoveredError(f"view of {self.table!r} is not started")
         if self._stopped.is_set():
             raise ProcessorStoppedError(f"view of {self.table!r} is stopped")
+        if not self._started:
+            raise NotRecoveredError(f"view of {self.table!r} is not started; call start() or run() first")
+
+    def _table_of(self, key: str | bytes) -> tuple[bytes, PartitionTable]:
+        """``key`` as bytes and its partition's table, checked for being readable."""
+        self._check()
+        kbytes = key.encode("utf-8", "surrogateescape") if type(key) is str else key_bytes(key, "View key")
+        table = self.tables[self.hasher(kbytes, self.num_partitions)]
+        if not table.recovered.is_set() and not self.view.stale_reads:
+            raise self._recovering([table])
+        return kbytes, table
+
+    def _recovering(self, tables: list[PartitionTable]) -> NotRecoveredError:
+        parts = [t.partition for t in tables if not t.recovered.is_set()]
+        return NotRecoveredError(
+            f"view of {self.table!r} is recovering (partitions {parts} not yet caught up); "
+            "wait_recovered() first, or create the view with stale_reads=True to read local values")
 
     def _decode(self, key: str | bytes, data: bytes) -> Any:
         try:
@@ -99,25 +119,29 @@ class KafkaView:
             raise CodecError(f"cannot decode table value: {exc}", codec=self.codec, topic=self.table,
                              key=key) from exc
 
-    def get(self, key: str) -> Any:
-        self._check()
-        kbytes = key.encode("utf-8", "surrogateescape")
-        data = self.tables[self.hasher(kbytes, self.num_partitions)].storage.get(kbytes)
+    def get(self, key: str | bytes) -> Any:
+        kbytes, table = self._table_of(key)
+        data = table.storage.get(kbytes)
         return None if data is None else self._decode(key, data)
 
-    def has(self, key: str) -> bool:
+    def has(self, key: str | bytes) -> bool:
+        kbytes, table = self._table_of(key)
+        return table.storage.has(kbytes)
+
+    def items(self, prefix: str | bytes | None = None, start: str | bytes | None = None,
+              end: str | bytes | None = None) -> Iterator[tuple[str, Any]]:
         self._check()
-        kbytes = key.encode("utf-8", "surrogateescape")
-        return self.tables[self.hasher(kbytes, self.num_partitions)].storage.has(kbytes)
+        if not self.view.stale_reads and not all(t.recovered.is_set() for t in self.tables):
+            raise self._recovering(self.tables)
 
-    def items(self, prefix: str | None = None, start: str | None = None,
-              end: str | None = None) -> Iterator[tuple[str, Any]]:
-        self._check()
+        def enc(s: str | bytes | None, what: str) -> bytes | None:
+            return None if s is None else key_bytes(s, f"View.items {what}")
 
-        def enc(s: str | None) -> bytes | None:
-            return None if s is None else s.encode("utf-8", "surrogateescape")
+        bounds = enc(prefix, "prefix"), enc(start, "start"), enc(end, "end")
+        return self._items(bounds)
 
-        merged = heapq.merge(*(t.storage.items(enc(prefix), enc(start), enc(end)) for t in self.tables))
+    def _items(self, bounds: tuple[bytes | None, bytes | None, bytes | None]) -> Iterator[tuple[str, Any]]:
+        merged = heapq.merge(*(t.storage.items(*bounds) for t in self.tables))
         for k, v in merged:
             key = k.decode("utf-8", "surrogateescape")
             yield key, self._decode(key, v)

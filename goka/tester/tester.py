@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from goka._core.dispatch import Dispatcher
 from goka._core.failure import describe, error_headers, policies_of, raw_headers, settle
 from goka.errors import GokaError, ProcessingError, ProcessorStoppedError, UndeclaredTopicError
+from goka.keys import key_bytes
 from goka.policy import DeadLetter
 from goka.storage import Storage
 from goka.storage.memory import MemoryStorage
@@ -65,7 +66,7 @@ def _encode_headers(headers: Any) -> dict[str, bytes] | None:
 
 
 def _key_bytes(key: str | bytes) -> bytes:
-    return key.encode("utf-8", "surrogateescape") if isinstance(key, str) else bytes(key)
+    return key.encode("utf-8", "surrogateescape") if type(key) is str else key_bytes(key)
 
 
 class Tester:
@@ -492,4 +493,4 @@ class _TesterEmitter:
         fut.set_result(offset)
         return fut
 
-    def finish(self) -> None: ...
+    def finish(self, timeout: float | None = None) -> None: ...

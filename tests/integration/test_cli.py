@@ -130,6 +130,7 @@ def emit_events(cluster: EmbeddedCluster, ids: range, keys: int = 8) -> dict[str
 
 def table_of(cluster: EmbeddedCluster, path: Path, expected: dict[str, list[str]], wait_for: Any) -> None:
     with goka.View(cluster, "ids-table", codec.Json(), path=str(path)) as view:
+        assert view.wait_recovered(TIMEOUT)
         want = {k: sorted(v) for k, v in expected.items()}
         wait_for(lambda: dict(view.items()) == want, TIMEOUT, f"table to become {want}")
 

@@ -212,6 +212,7 @@ def test_multi_topics(broker, tmp_path, wait_for):
         view = goka.View(broker.brokers, goka.group_table(group), codec.Int64(), path=str(tmp_path / "v"),
                          consumer_config=broker.group_config)
         with view:
+            assert view.wait_recovered(30)
             wait_for(lambda: proc.get("key") == total and view.get("key") == total, 30, "sums to agree")
 
 
@@ -303,7 +304,7 @@ def test_missing_input_topic_and_copartitioning(embedded_cluster, tmp_path):
     cluster.create_topic("four", 4)
     cluster.create_topic("three", 3)
     noop = lambda ctx, msg: None  # noqa: E731
-    with pytest.raises(goka.GokaError, match="requested topic was not found: 'absent'"):
+    with pytest.raises(goka.GokaError, match="group 'g1': Input topic 'absent' was not found"):
         goka.Processor(cluster, goka.define_group("g1", goka.Input("absent", codec.String(), noop)),
                        path=str(tmp_path))
     with pytest.raises(goka.CopartitionError, match="'four' has 4 partitions, 'three' has 3 partitions"):
@@ -347,6 +348,7 @@ def test_loopback_delete_headers_and_outputs(broker, tmp_path, wait_for):
         view = goka.View(broker.brokers, goka.group_table(group), codec.String(), path=str(tmp_path / "v"),
                          consumer_config=broker.group_config)
         with view:
+            assert view.wait_recovered(30)
             wait_for(lambda: view.get("per-letter-a") == "k1,k2" and view.get("per-letter-b") == "k3", 30,
                      "loopback results")
             assert view.get("k1") == "apple"

@@ -87,6 +87,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
             *visitor_actions(proc),
         ]
         with proc, view, goka.Emitter(cluster, "user-clicks", codec.String()) as emitter:
+            assert view.wait_recovered(TIMEOUT)
             for _ in range(3):
                 emitter.emit("fixed-key", "click")
             stream = ClickStream(emitter)

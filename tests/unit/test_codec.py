@@ -358,3 +358,77 @@ def test_protocol() -> None:
 
 def test_module_exports() -> None:
     assert sorted(codec.__all__) == ["Bytes", "Codec", "Int64", "Json", "MsgPack", "String"]
+
+
+# -- NaN and infinity (issue 11, defect 8) -------------------------------------------------
+
+NON_FINITE = [float("nan"), float("inf"), float("-inf")]
+
+
+class Reading(msgspec.Struct):
+    sensor: str
+    values: list[float]
+    extra: dict[str, float] | None = None
+
+
+@pytest.mark.parametrize("bad", NON_FINITE, ids=repr)
+@pytest.mark.parametrize(
+    ("make", "where"),
+    [
+        (lambda x: x, "value is"),
+        (lambda x: [1.0, None, x], r"value\[2\] is"),
+        (lambda x: {"a": {"b": [x]}}, r"value\['a'\]\['b'\]\[0\] is"),
+        (lambda x: ("t", x), r"value\[1\] is"),
+        (lambda x: Reading("s", [0.5, x]), r"value\['values'\]\[1\] is"),
+        (lambda x: Reading("s", [], {"k": x}), r"value\['extra'\]\['k'\] is"),
+    ],
+    ids=["top", "list", "nested-dict", "tuple", "struct", "struct-dict"],
+)
+def test_json_refuses_non_finite_floats(bad: float, make: Any, where: str) -> None:
+    c = Json()
+    with raises_codec_error(c, where + " NaN or infinite, which JSON cannot represent"):
+        c.encode(make(bad))
+    typed = Json(Reading)
+    if isinstance(make(bad), Reading):
+        with raises_codec_error(typed, where):
+            typed.encode(make(bad))
+
+
+def test_json_null_and_the_text_null_still_encode() -> None:
+    c = Json()
+    value = {"a": None, "b": "null", "c": [1.5, None], "nullable": 2.0}
+    assert c.encode(value) == b'{"a":null,"b":"null","c":[1.5,null],"nullable":2.0}'
+    assert c.decode(c.encode(value)) == value
+    assert c.encode(Reading("s", [1e308, -0.0])) == b'{"sensor":"s","values":[1e308,-0.0],"extra":null}'
+
+
+def test_json_allow_nan_writes_null() -> None:
+    c = Json(allow_nan=True)
+    assert c.allow_nan and not Json().allow_nan
+    assert c.encode([float("nan"), float("inf"), -float("inf"), 1.0]) == b"[null,null,null,1.0]"
+    assert c.decode(c.encode({"x": float("nan")})) == {"x": None}
+    typed = Json(Reading, allow_nan=True)
+    data = typed.encode(Reading("s", [float("nan")]))
+    assert data == b'{"sensor":"s","values":[null],"extra":null}'
+    with raises_codec_error(typed, "Expected `float`, got `null`"):
+        typed.decode(data)  # a float field cannot hold null: documented
+
+
+def test_json_allow_nan_equality_repr_pickle() -> None:
+    assert Json(allow_nan=True) == Json(allow_nan=True) != Json()
+    assert hash(Json(Reading, allow_nan=True)) == hash(Json(Reading, allow_nan=True))
+    assert repr(Json(allow_nan=True)) == "Json(allow_nan=True)"
+    assert repr(Json(Reading, allow_nan=True)) == "Json(type=Reading, allow_nan=True)"
+    assert repr(Json(Reading)) == "Json(type=Reading)"
+    for c in (Json(allow_nan=True), Json(Reading, allow_nan=True), Json()):
+        copy = pickle.loads(pickle.dumps(c))
+        assert copy == c and copy.allow_nan == c.allow_nan
+
+
+def test_msgpack_keeps_non_finite_floats() -> None:
+    c = MsgPack()
+    out = c.decode(c.encode([float("nan"), float("inf"), float("-inf")]))
+    assert out[0] != out[0] and out[1:] == [float("inf"), float("-inf")]
+    typed = MsgPack(Reading)
+    back = typed.decode(typed.encode(Reading("s", [float("inf")], {"k": float("-inf")})))
+    assert back == Reading("s", [float("inf")], {"k": float("-inf")})

@@ -38,6 +38,11 @@ class Service:
 
     def __enter__(self) -> Service:
         self.view.start()
+        if not self.view.wait_recovered(60):  # until then its reads raise NotRecoveredError
+            self.view.stop()
+            self.server.server_close()
+            self.emitter.finish()
+            raise TimeoutError(f"the view of {self.view.table!r} did not recover within 60 s")
         self._thread.start()
         log.info("Listen port %d", self.port)
         return self
