@@ -129,6 +129,7 @@ class TableReader:
         self.connected = True
         self._last_probe = 0.0
         self._queues: Any = None  # the reader thread's TableQueues
+        self._split: set[tuple[str, int]] = set()  # partitions ever split (they stay split)
 
     # -- called from other threads ------------------------------------------------------
     def start(self) -> None:
@@ -296,9 +297,17 @@ class TableReader:
                     offset = low
                 # An offset beyond the end (e.g. a re-created topic) is out of range:
                 # the consumer then resets to the oldest record and re-reads the table.
+                slot = (table.topic, table.partition)
                 if table.update_callback is None:
                     # split before the assignment: no record of it reaches consume()
-                    self._queues.add(table.topic, table.partition)
+                    if self._queues.add(table.topic, table.partition):
+                        self._split.add(slot)
+                elif slot in self._split:
+                    # librdkafka never forwards a split partition to the consumer queue
+                    # again; goka's readers don't mix the two kinds on one partition
+                    raise RuntimeError(f"table reader {self._client_id}: {table.topic}/{table.partition} "
+                                       "was read without an update callback before; it can't be read "
+                                       "with one by the same reader")
                 assign.append(TopicPartition(table.topic, table.partition, offset))
             if assign:
                 consumer.incremental_assign(assign)

@@ -247,3 +247,25 @@ def test_a_busy_partition_does_not_starve_the_others(embedded_cluster: Any) -> N
     finally:
         queues.close()
         consumer.close()
+
+
+def test_a_split_partition_is_not_read_with_a_callback_later(embedded_cluster: Any, monkeypatch: Any) -> None:
+    """librdkafka never forwards a split partition to the consumer queue again: a reader
+    refuses to read it with an update callback afterwards, rather than wait forever."""
+    if not COMPILED:
+        pytest.skip("compiled twin not in use (GOKA_NO_EXTENSIONS)")
+    cluster = embedded_cluster
+    cluster.create_topic("tq-mixed", 1)
+    _produce(cluster, "tq-mixed", _records(10, 1, seed=7))
+    reader = _reader(cluster, "split", monkeypatch, "tq-mixed", follow=True)
+    try:
+        plain = PartitionTable("tq-mixed", 0, MemoryStorage())
+        reader.add([plain])
+        assert reader.wait_recovered([plain], 30)
+        reader.remove([plain])
+        later = PartitionTable("tq-mixed", 0, MemoryStorage(), lambda ctx, storage, key, value: None)
+        reader.add([later])
+        with pytest.raises(RuntimeError, match="was read without an update callback before"):
+            reader.wait_recovered([later], 30)
+    finally:
+        reader.stop()
