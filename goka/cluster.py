@@ -18,7 +18,19 @@ It is **not** a broker for production data:
 - a topic auto-created by a producer (or by a Metadata request naming it) always gets
   4 partitions, whatever ``partitions`` says;
 - any consumer-group rebalance after the first join waits ``session.timeout.ms`` minus
-  1 s before the new generation starts (the first join of an empty group is immediate).
+  1 s before the new generation starts (the first join of an empty group is immediate);
+- it refuses offset commits while a group rebalances (REBALANCE_IN_PROGRESS), where
+  Apache Kafka (and Tansu) accept a commit of the current generation until the
+  revocation completes. A processor handing partitions over commits what it finished
+  synchronously in the revocation; on this cluster that commit is refused, so a new
+  owner replays what the old one processed since its last commit before the rebalance
+  began (up to a commit interval plus a heartbeat interval of input; partitions the old
+  owner gets back resume where it finished). Measured with 6,000 messages at 2,500
+  msgs/s, 1 s heartbeat: 765-1,990 replayed (3,300-3,950 before partitions given back
+  resumed); on Tansu 0. Exactly-once-per-message across hand-overs cannot be shown
+  here; the at-least-once guarantee holds;
+- it aborts the process when members of one group announce different assignors
+  (Apache Kafka refuses the join with INCONSISTENT_GROUP_PROTOCOL).
 """
 from __future__ import annotations
 

@@ -1,12 +1,15 @@
 """Exception classes of goka. Messages name group, topic, partition, offset and key."""
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "GokaError",
     "GroupError",
     "UndeclaredTopicError",
     "CodecError",
     "ProcessingError",
+    "ProduceError",
     "CopartitionError",
     "ProcessorStoppedError",
     "EmitterClosedError",
@@ -133,6 +136,51 @@ class ProcessingError(GokaError):
         self.key = key
         where = _where(group, topic, partition, offset, key)
         super().__init__(f"error processing message ({where}): {message}")
+
+
+class ProduceError(ProcessingError):
+    """A record a processor produced (table write, emit, loopback) was refused, by the
+    producer (e.g. larger than ``message.max.bytes``) or by the broker; the processor stops
+    and commits neither the message that produced it nor any later one.
+
+    ``topic``/``partition``/``offset`` locate the input message that produced the record
+    (``None`` where unknown, e.g. for a visit), ``key`` is the record's key,
+    ``produce_topic``/``produce_partition`` where it was going and ``code`` the Kafka
+    error code (``None`` if unknown).
+
+    ``source`` is the input message as ``(topic, partition, offset)``; ``key`` may be bytes
+    (decoded as UTF-8 for the message). ``record`` is the refused record as goka queued it
+    (internal: lets the processor locate its input message, see :meth:`located`).
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        group: str | None = None,
+        produce_topic: str,
+        produce_partition: int,
+        key: str | bytes | None = None,
+        source: tuple[str, int, int] | None = None,
+        code: int | None = None,
+        record: Any = None,
+    ) -> None:
+        self.reason = reason
+        self.produce_topic = produce_topic
+        self.produce_partition = produce_partition
+        self.code = code
+        self.record = record
+        if isinstance(key, bytes):
+            key = key.decode("utf-8", "replace")
+        topic, partition, offset = source if source is not None else (None, None, None)
+        super().__init__(f"could not produce to topic {produce_topic!r} partition {produce_partition}: {reason}",
+                         group=group, topic=topic, partition=partition, offset=offset, key=key)
+
+    def located(self, source: tuple[str, int, int] | None) -> ProduceError:
+        """A copy naming ``source``, the input message that produced the record."""
+        return ProduceError(self.reason, group=self.group, produce_topic=self.produce_topic,
+                            produce_partition=self.produce_partition, key=self.key, source=source,
+                            code=self.code)
 
 
 class CopartitionError(GokaError):

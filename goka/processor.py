@@ -104,7 +104,8 @@ class Processor:
 
     @property
     def state(self) -> str:
-        """``"idle"``, ``"starting"``, ``"recovering"``, ``"running"``, ``"stopping"`` or ``"stopped"``."""
+        """``"idle"``, ``"starting"``, ``"joining"`` (waiting for the consumer group's first
+        assignment), ``"recovering"``, ``"running"``, ``"stopping"`` or ``"stopped"``."""
         return str(self._backend.state)
 
     def run(self) -> None:

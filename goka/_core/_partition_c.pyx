@@ -31,7 +31,7 @@ from collections import deque
 
 from goka._core.dispatch import Dispatcher  # a module global: the bench swaps it per twin
 from goka._core.failure import handle_failure, policies_of
-from goka.errors import ProcessingError
+from goka.errors import ProcessingError, ProduceError
 
 __all__ = ["PartitionProcessor", "Ticket", "Generation", "TableCache", "BatchAck", "process_batch"]
 
@@ -233,13 +233,16 @@ cdef class BatchAck:
     cdef public list tickets
     cdef public Generation gen
     cdef public Py_ssize_t remaining
+    cdef public dict outbox
 
-    def __init__(self, PartitionProcessor pp, list tickets, Generation gen, Py_ssize_t reports):
+    def __init__(self, PartitionProcessor pp, list tickets, Generation gen, Py_ssize_t reports,
+                 dict outbox=None):
         cdef Ticket ticket
         self.pp = pp
         self.tickets = tickets
         self.gen = gen
         self.remaining = reports
+        self.outbox = outbox
         for ticket in tickets:
             ticket.pending += 1
         if gen is not None:
@@ -251,9 +254,7 @@ cdef class BatchAck:
         cdef Ticket ticket
         cdef long long offset
         if err is not None:
-            pp = self.pp
-            pp.fail(ProcessingError(f"could not produce to {msg.topic()!r}: {err.str()}",
-                                    group=pp.group, partition=pp.partition))
+            self.pp.fail(self.error(err, msg))
             return
         gen = self.gen
         if gen is not None and msg.topic() == self.pp.table_topic:
@@ -262,10 +263,24 @@ cdef class BatchAck:
                 gen.offset = offset
         self.remaining -= 1
         if self.remaining == 0:
+            self.outbox = None  # (with one report per partition, a record holds this ack)
             for ticket in self.tickets:
                 ticket.pending -= 1
             if gen is not None:
                 gen.pending -= 1
+
+    def error(self, err, msg):
+        """The error of a failed delivery: where the record went, its key, and the input
+        message that produced it (found among the batch's records by key and value)."""
+        topic, partition, key = msg.topic(), msg.partition(), msg.key()
+        source = None
+        for record in (self.outbox or {}).get((topic, partition), ()):
+            if record["key"] == key:
+                source = self.pp.record_source(record)
+                if record["value"] == msg.value():
+                    break
+        return ProduceError(err.str(), group=self.pp.group, produce_topic=topic, produce_partition=partition,
+                            key=key, source=source, code=err.code())
 
 
 def _no_defer(exc=None):
@@ -353,6 +368,9 @@ cdef class PartitionProcessor:
     cdef public dict dead_lettered
     cdef list _undo
     cdef dict _changelog
+    cdef long long _offset
+    cdef bint _multi
+    cdef object _topic
     cdef object _produce_batch
     cdef object _partitions_of
     cdef object _hasher
@@ -391,6 +409,9 @@ cdef class PartitionProcessor:
         self.sleep = sleep if sleep is not None else _sleep
         self.skipped = {}
         self.dead_lettered = {}
+        self._offset = -1
+        self._multi = len(graph.consumed_topics) > 1
+        self._topic = None if self._multi else graph.consumed_topics[0]
 
     # -- the dispatcher's sink -----------------------------------------------------------
     def emit(self, topic, key, value, headers):
@@ -404,8 +425,12 @@ cdef class PartitionProcessor:
                 found = PyDict_GetItemWithError(self._changelog, key)
                 if found is not NULL:
                     record = <dict>found
-                    PyList_Append(self._undo, (record, record["value"], record.get("headers", _MISSING)))
+                    PyList_Append(self._undo, (record, record["value"], record.get("headers", _MISSING),
+                                               record["offset"], record.get("topic", _MISSING)))
                     record["value"] = value
+                    record["offset"] = self._offset
+                    if self._multi:
+                        record["topic"] = self._current_topic()
                     record.pop("headers", None)
                     if headers:
                         record["headers"] = _header_list(headers)
@@ -413,7 +438,9 @@ cdef class PartitionProcessor:
                 coalescing = True
         else:
             partition = self._hasher(key, self._partitions_of(topic))
-        record = {"key": key, "value": value}
+        record = {"key": key, "value": value, "offset": self._offset}
+        if self._multi:
+            record["topic"] = self._current_topic()
         if headers:
             record["headers"] = _header_list(headers)
         if coalescing:
@@ -432,6 +459,17 @@ cdef class PartitionProcessor:
             self.produced[topic] = 1
         else:
             self.produced[topic] = <object>found + 1
+
+    def _current_topic(self):
+        return self.current.topic if self.current is not None else None
+
+    def record_source(self, record):
+        """The input message that produced the outbox ``record`` (``(topic, partition,
+        offset)``), None for a visit's record."""
+        offset = record.get("offset", -1)
+        if offset < 0:
+            return None
+        return record.get("topic", self._topic), self.partition, offset
 
     def defer(self):
         cdef Ticket ticket = self.current
@@ -464,12 +502,14 @@ cdef class PartitionProcessor:
                 if self._changelog and self._changelog.get(record["key"]) is record:
                     del self._changelog[record["key"]]
             else:
-                record, value, headers = entry
+                record, value, headers, offset, topic = entry
                 record["value"] = value
-                if headers is _MISSING:
-                    record.pop("headers", None)
-                else:
-                    record["headers"] = headers
+                record["offset"] = offset
+                for name, old in (("headers", headers), ("topic", topic)):
+                    if old is _MISSING:
+                        record.pop(name, None)
+                    else:
+                        record[name] = old
         PyList_Clear(undo)
         if self.table is not None:
             self.table.rollback()
@@ -481,7 +521,10 @@ cdef class PartitionProcessor:
         records = self.outbox.get(slot)
         if records is None:
             records = self.outbox[slot] = []
-        records.append({"key": key, "value": value, "headers": headers})
+        record = {"key": key, "value": value, "headers": headers, "offset": self._offset}
+        if self._multi:
+            record["topic"] = self._current_topic()
+        records.append(record)
         self.outbox_size += 1
         self.produced[topic] = self.produced.get(topic, 0) + 1
 
@@ -508,6 +551,7 @@ cdef class PartitionProcessor:
             PyList_Clear(self._undo)
         if self.table is not None and PyList_GET_SIZE(self.table.undo):
             PyList_Clear(self.table.undo)
+        self._offset = offset
         try:
             self._dispatch(topic, offset, _m_key(msg), _m_value(msg), _m_timestamp(msg)[1], msg.headers)
         except BaseException as exc:
@@ -529,6 +573,7 @@ cdef class PartitionProcessor:
         cdef Generation gen
         if table is None:
             return 0
+        self._offset = -1
         keys = {k for k, _ in table.storage.items()}
         for gen in (*table.sealed, *((table.current,) if table.current else ())):
             for k, v in gen.writes.items():
@@ -556,13 +601,18 @@ cdef class PartitionProcessor:
             outbox, self.outbox, self.outbox_size = self.outbox, {}, 0
             self._changelog.clear()
             PyList_Clear(self._undo)
-            ack = BatchAck(self, list(self.open.values()), gen, reports).ack
-            for (topic, partition), records in outbox.items():
-                if self.ack_each:
-                    self._produce_batch(topic, partition, records, ack)
-                else:
-                    (<dict>records[-1])["callback"] = ack
-                    self._produce_batch(topic, partition, records, None)
+            ack = BatchAck(self, list(self.open.values()), gen, reports, outbox).ack
+            try:
+                for (topic, partition), records in outbox.items():
+                    if self.ack_each:
+                        self._produce_batch(topic, partition, records, ack)
+                    else:
+                        (<dict>records[-1])["callback"] = ack
+                        self._produce_batch(topic, partition, records, None)
+            except ProduceError as exc:  # refused at once: name the input message
+                if exc.record is None or exc.offset is not None:
+                    raise
+                raise exc.located(self.record_source(exc.record)) from exc.__cause__
         self.open.clear()
         if self.table is not None:
             self.table.seal()

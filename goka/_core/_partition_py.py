@@ -39,7 +39,7 @@ from typing import Any
 
 from goka._core.dispatch import Dispatcher  # a module global: the bench swaps it per twin
 from goka._core.failure import handle_failure, policies_of
-from goka.errors import ProcessingError
+from goka.errors import ProcessingError, ProduceError
 from goka.graph import GroupGraph
 from goka.options import NilHandling
 from goka.storage import Storage
@@ -221,16 +221,20 @@ class BatchAck:
     ``reports`` is how many delivery reports to expect: one per record, or -- with a
     producer that delivers each partition's records in order and never leaves a gap (see
     :class:`PartitionProcessor`) -- one per ``(topic, partition)``, from its last record.
+
+    ``outbox`` (the batch's records per ``(topic, partition)``) is kept until the last report
+    so that a failed delivery can name the input message that produced the record.
     """
 
-    __slots__ = ("pp", "tickets", "gen", "remaining")
+    __slots__ = ("pp", "tickets", "gen", "remaining", "outbox")
 
     def __init__(self, pp: PartitionProcessor, tickets: list[Ticket], gen: Generation | None,
-                 reports: int) -> None:
+                 reports: int, outbox: dict[tuple[str, int], list[dict[str, Any]]] | None = None) -> None:
         self.pp = pp
         self.tickets = tickets
         self.gen = gen
         self.remaining = reports
+        self.outbox = outbox
         for ticket in tickets:
             ticket.pending += 1
         if gen is not None:
@@ -238,9 +242,7 @@ class BatchAck:
 
     def ack(self, err: Any, msg: Any) -> None:
         if err is not None:
-            pp = self.pp
-            pp.fail(ProcessingError(f"could not produce to {msg.topic()!r}: {err.str()}",
-                                    group=pp.group, partition=pp.partition))
+            self.pp.fail(self.error(err, msg))
             return
         gen = self.gen
         if gen is not None and msg.topic() == self.pp.table_topic:
@@ -249,10 +251,24 @@ class BatchAck:
                 gen.offset = offset
         self.remaining -= 1
         if self.remaining == 0:
+            self.outbox = None  # (with one report per partition, a record holds this ack)
             for ticket in self.tickets:
                 ticket.pending -= 1
             if gen is not None:
                 gen.pending -= 1
+
+    def error(self, err: Any, msg: Any) -> ProduceError:
+        """The error of a failed delivery: where the record went, its key, and the input
+        message that produced it (found among the batch's records by key and value)."""
+        topic, partition, key = msg.topic(), msg.partition(), msg.key()
+        source = None
+        for record in (self.outbox or {}).get((topic, partition), ()):
+            if record["key"] == key:
+                source = self.pp.record_source(record)
+                if record["value"] == msg.value():
+                    break
+        return ProduceError(err.str(), group=self.pp.group, produce_topic=topic, produce_partition=partition,
+                            key=key, source=source, code=err.code())
 
 
 def _header_list(headers: Mapping[str, str | bytes]) -> list[tuple[str, bytes]]:
@@ -357,6 +373,11 @@ class PartitionProcessor:
         self.sleep = sleep if sleep is not None else _sleep
         self.skipped: dict[str, int] = {}
         self.dead_lettered: dict[str, int] = {}
+        # where the records a callback produces come from (record_source): its message's
+        # offset and, in a group with several inputs, topic
+        self._offset = -1
+        self._multi = len(graph.consumed_topics) > 1
+        self._topic = None if self._multi else graph.consumed_topics[0]
 
     # -- the dispatcher's sink -----------------------------------------------------------
     def emit(self, topic: str, key: bytes, value: bytes | None, headers: Any) -> None:
@@ -366,8 +387,12 @@ class PartitionProcessor:
             if self.coalesce:
                 earlier = self._changelog.get(key)
                 if earlier is not None:  # replace this batch's earlier record of the key
-                    self._undo.append((earlier, earlier["value"], earlier.get("headers", _MISSING)))
+                    self._undo.append((earlier, earlier["value"], earlier.get("headers", _MISSING),
+                                       earlier["offset"], earlier.get("topic", _MISSING)))
                     earlier["value"] = value
+                    earlier["offset"] = self._offset
+                    if self._multi:
+                        earlier["topic"] = self._current_topic()
                     earlier.pop("headers", None)
                     if headers:
                         earlier["headers"] = _header_list(headers)
@@ -375,7 +400,9 @@ class PartitionProcessor:
                 coalescing = True
         else:
             partition = self._hasher(key, self._partitions_of(topic))
-        record: dict[str, Any] = {"key": key, "value": value}
+        record: dict[str, Any] = {"key": key, "value": value, "offset": self._offset}
+        if self._multi:
+            record["topic"] = self._current_topic()
         if headers:
             record["headers"] = _header_list(headers)
         if coalescing:
@@ -388,6 +415,17 @@ class PartitionProcessor:
         self._undo.append(slot)
         self.outbox_size += 1
         self.produced[topic] = self.produced.get(topic, 0) + 1
+
+    def _current_topic(self) -> str | None:
+        return self.current.topic if self.current is not None else None
+
+    def record_source(self, record: Mapping[str, Any]) -> tuple[str, int, int] | None:
+        """The input message that produced the outbox ``record`` (``(topic, partition,
+        offset)``), None for a visit's record."""
+        offset: int = record.get("offset", -1)
+        if offset < 0:
+            return None
+        return record.get("topic", self._topic), self.partition, offset
 
     def defer(self) -> Callable[..., None]:
         ticket = self.current
@@ -418,12 +456,14 @@ class PartitionProcessor:
                 if self._changelog and self._changelog.get(record["key"]) is record:
                     del self._changelog[record["key"]]
             else:  # a coalesced changelog record changed in place
-                record, value, headers = entry
+                record, value, headers, offset, topic = entry
                 record["value"] = value
-                if headers is _MISSING:
-                    record.pop("headers", None)
-                else:
-                    record["headers"] = headers
+                record["offset"] = offset
+                for name, old in (("headers", headers), ("topic", topic)):
+                    if old is _MISSING:
+                        record.pop(name, None)
+                    else:
+                        record[name] = old
         undo.clear()
         if self.table is not None:
             self.table.rollback()
@@ -435,7 +475,10 @@ class PartitionProcessor:
         records = self.outbox.get((topic, partition))
         if records is None:
             records = self.outbox[(topic, partition)] = []
-        records.append({"key": key, "value": value, "headers": headers})
+        record: dict[str, Any] = {"key": key, "value": value, "headers": headers, "offset": self._offset}
+        if self._multi:
+            record["topic"] = self._current_topic()
+        records.append(record)
         self.outbox_size += 1
         self.produced[topic] = self.produced.get(topic, 0) + 1
 
@@ -454,6 +497,7 @@ class PartitionProcessor:
         table = self.table
         if table is not None and table.undo:
             table.undo.clear()
+        self._offset = offset
         try:
             self.dispatcher.process(topic, offset, msg.key(), msg.value(), msg.timestamp()[1], msg.headers)
         except BaseException as exc:
@@ -471,6 +515,7 @@ class PartitionProcessor:
         """Run visitor ``name`` for every key of this partition's table."""
         if self.table is None:
             return 0
+        self._offset = -1
         keys = {k for k, _ in self.table.storage.items()}
         for gen in (*self.table.sealed, *((self.table.current,) if self.table.current else ())):
             for k, v in gen.writes.items():
@@ -496,13 +541,18 @@ class PartitionProcessor:
             outbox, self.outbox, self.outbox_size = self.outbox, {}, 0
             self._changelog.clear()
             self._undo.clear()
-            ack = BatchAck(self, list(self.open.values()), gen, reports).ack
-            for (topic, partition), records in outbox.items():
-                if self.ack_each:
-                    self._produce_batch(topic, partition, records, ack)
-                else:
-                    records[-1]["callback"] = ack
-                    self._produce_batch(topic, partition, records, None)
+            ack = BatchAck(self, list(self.open.values()), gen, reports, outbox).ack
+            try:
+                for (topic, partition), records in outbox.items():
+                    if self.ack_each:
+                        self._produce_batch(topic, partition, records, ack)
+                    else:
+                        records[-1]["callback"] = ack
+                        self._produce_batch(topic, partition, records, None)
+            except ProduceError as exc:  # refused at once: name the input message
+                if exc.record is None or exc.offset is not None:
+                    raise
+                raise exc.located(self.record_source(exc.record)) from exc.__cause__
         self.open.clear()
         if self.table is not None:
             self.table.seal()

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from goka._kafka.admin import TopicManager, TopicNotFoundError
 from goka._kafka.clients import (
     KafkaError,
+    KafkaException,
     TopicPartition,
     consume_available,
     delivers_in_order,
@@ -35,12 +36,14 @@ from goka.errors import (
     CopartitionError,
     NotRecoveredError,
     ProcessingError,
+    ProduceError,
     PartitionNotHeldError,
     ProcessorStoppedError,
     UndeclaredTopicError,
     VisitAbortedError,
 )
 from goka.keys import key_bytes
+from goka.runtime.group_errors import group_error
 from goka.runtime.latency import LatencyHistogram
 from goka.options import Offset
 from goka._core.partition import PartitionProcessor, process_batch
@@ -92,6 +95,10 @@ class KafkaProcessor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self.last_error: dict[str, Any] | None = None  # the last consumer error (transient)
+        #: offsets finished but refused at the last revocation: where to resume a partition
+        #: that the next assignment gives back (see _on_revoke)
+        self._refused: dict[tuple[str, int], int] = {}
         self._recovered = threading.Event()
         self.latency = LatencyHistogram()
         self._ran = False
@@ -175,7 +182,7 @@ class KafkaProcessor:
     def visit_all(self, name: str, value: Any) -> int:
         if name not in self.graph.visitors:
             raise UndeclaredTopicError(f"group {self.group!r} has no visitor {name!r}")
-        if self.state not in ("running", "recovering", "starting"):
+        if self.state not in ("running", "recovering", "starting", "joining"):
             raise VisitAbortedError(f"processor of group {self.group!r} is {self.state}")
         fut: Future[int] = Future()
         with self._visit_lock:
@@ -198,7 +205,7 @@ class KafkaProcessor:
                 "standby": standby,
                 "tables": {f"{t}/{p}": table.stats() for (t, p), table in list(self._tables.items())},
                 "lookups": {t: v.state for t, v in self.lookups.items()},
-                "latency": self.latency.snapshot()}
+                "latency": self.latency.snapshot(), "last_error": self.last_error}
 
     # -- the loop ------------------------------------------------------------------------
     def _install_signals(self) -> dict[int, Any]:
@@ -230,10 +237,28 @@ class KafkaProcessor:
                 self._advance()
                 if self._visits:
                     self._run_visits()
+        except KafkaException as exc:
+            self._client_failed(exc)
         except BaseException as exc:
             self.fail(exc)
         finally:
             self._shutdown()
+
+    def _client_failed(self, exc: KafkaException) -> None:
+        """A client raised, e.g. the producer's fatal error after the broker refused a
+        record (which would leave a gap in the ordered changelog). The failed records'
+        delivery reports come next and name them and the input messages that produced them
+        (``BatchAck.error``); the first error stops the processor."""
+        if self.producer is not None:
+            try:
+                self.producer.poll(0.1)
+            except KafkaException:
+                pass
+        err = exc.args[0] if exc.args else None
+        reason = err.str() if isinstance(err, KafkaError) else str(exc)
+        failure = ProcessingError(f"Kafka client failed: {reason}", group=self.group)
+        failure.__cause__ = exc
+        self.fail(failure)
 
     def _start_clients(self) -> None:
         proc, graph = self.proc, self.graph
@@ -265,7 +290,8 @@ class KafkaProcessor:
                                        auto_offset_reset=offset_reset,
                                        overrides={**proc.consumer_config, "on_commit": self._on_commit})
         self.consumer.subscribe(graph.consumed_topics, on_assign=self._on_assign,
-                                on_revoke=self._on_revoke, on_lost=self._on_revoke)
+                                on_revoke=self._on_revoke, on_lost=self._on_lost)
+        self.state = "joining"
         self._last_commit = time.monotonic()
 
     def storage_root(self) -> str:
@@ -299,6 +325,7 @@ class KafkaProcessor:
 
     # -- rebalance -------------------------------------------------------------------------
     def _on_assign(self, consumer: Any, assignment: list[Any]) -> None:
+        refused, self._refused = self._refused, {}
         parts: dict[int, set[str]] = {}
         for tp in assignment:
             parts.setdefault(tp.partition, set()).add(tp.topic)
@@ -327,8 +354,28 @@ class KafkaProcessor:
                         return
         for p in parts:
             self.partitions[p] = self._partition_processor(p)
+        resume = [TopicPartition(tp.topic, tp.partition, refused[(tp.topic, tp.partition)])
+                  for tp in assignment if (tp.topic, tp.partition) in refused]
+        if resume:
+            self._resume(assignment, refused, resume)
         self.state = "running"
         self._recovered.set()
+
+    def _resume(self, assignment: list[Any], refused: dict[tuple[str, int], int], resume: list[Any]) -> None:
+        """Partitions given back whose final commit at the revocation was refused (the
+        embedded cluster refuses commits while the group rebalances) resume where this
+        instance finished instead of replaying from the last commit; the offsets are
+        committed in the new generation."""
+        for tp in assignment:
+            tp.offset = refused.get((tp.topic, tp.partition), tp.offset)
+        self.consumer.assign(assignment)
+        try:
+            self.consumer.commit(offsets=resume, asynchronous=False)
+        except Exception as exc:  # retried with the next commit of these partitions
+            log.warning("group %s: commit of resumed offsets failed: %s", self.group, exc)
+            return
+        for tp in resume:
+            self.partitions[tp.partition].committed[tp.topic] = tp.offset
 
     def _partition_processor(self, p: int) -> PartitionProcessor:
         graph = self.graph
@@ -342,7 +389,9 @@ class KafkaProcessor:
             coalesce=self.proc.coalesce_changelog, on_error=self.proc.on_error, sleep=self._stop.wait)
 
     def _produce(self, topic: str, value: bytes | None, key: bytes, partition: int, headers: Any,
-                 on_delivery: Callable[[Any, Any], None] | None) -> None:
+                 on_delivery: Callable[[Any, Any], None] | None, record: Any = None) -> None:
+        """Produce one record (``record``: its outbox dict, which the partition processor
+        uses to name the input message in the :class:`ProduceError` of a refused record)."""
         producer = self.producer
         while True:
             try:
@@ -350,6 +399,10 @@ class KafkaProcessor:
                 return
             except BufferError:  # the local queue is full: serve delivery reports, retry
                 producer.poll(0.05)
+            except KafkaException as exc:  # e.g. larger than message.max.bytes
+                err = exc.args[0]
+                raise ProduceError(err.str(), group=self.group, produce_topic=topic, produce_partition=partition,
+                                   key=key, record=record, code=err.code()) from exc
 
     def _produce_batch(self, topic: str, partition: int, records: list[dict[str, Any]],
                        on_delivery: Callable[[Any, Any], None] | None) -> None:
@@ -369,7 +422,7 @@ class KafkaProcessor:
                     self._produce_run(topic, partition, run, on_delivery)
                     run = []
                 self._produce(topic, record["value"], record["key"], partition, record["headers"],
-                              record.get("callback", on_delivery))
+                              record.get("callback", on_delivery), record)
             else:
                 run.append(record)
         if run:
@@ -386,7 +439,8 @@ class KafkaProcessor:
             if body and self._direct.produce(topic, partition, body) != len(body):
                 self._requeue(topic, partition, body, None)
             if last is not None:
-                self._produce(topic, last["value"], last["key"], partition, None, last["callback"])
+                self._produce(topic, last["value"], last["key"], partition, None, last["callback"],
+                              last)
             return
         try:
             queued = producer.produce_batch(topic, run, partition=partition, on_delivery=on_delivery)
@@ -407,11 +461,10 @@ class KafkaProcessor:
                 continue
             code = error if isinstance(error, int) else error.code()
             if code != _QUEUE_FULL:
-                raise ProcessingError(f"could not produce to {topic!r}: {KafkaError(code).str()}",
-                                      group=self.group, partition=partition,
-                                      key=record["key"].decode("utf-8", "replace"))
+                raise ProduceError(KafkaError(code).str(), group=self.group, produce_topic=topic,
+                                   produce_partition=partition, key=record["key"], record=record, code=code)
             self._produce(topic, record["value"], record["key"], partition, None,
-                          record.get("callback", on_delivery))
+                          record.get("callback", on_delivery), record)
 
     def _partitions_of(self, topic: str) -> int:
         count = self._partition_counts.get(topic)
@@ -419,7 +472,13 @@ class KafkaProcessor:
             count = self._partition_counts[topic] = len(self.topics.partitions(topic))
         return count
 
-    def _on_revoke(self, consumer: Any, revoked: list[Any]) -> None:
+    def _on_lost(self, consumer: Any, lost: list[Any]) -> None:
+        self._on_revoke(consumer, lost, lost=True)
+
+    def _on_revoke(self, consumer: Any, revoked: list[Any], lost: bool = False) -> None:
+        """Finish, acknowledge and commit (synchronously: a broker accepts a commit of the
+        current generation until the revocation completes) everything of the revoked
+        partitions, then release them."""
         parts = sorted({tp.partition for tp in revoked})
         log.info("group %s: releasing partitions %s", self.group, parts)
         if self.state != "stopping":  # a stopping processor drained just before closing
@@ -430,6 +489,10 @@ class KafkaProcessor:
             pp = self.partitions.pop(p, None)
             if pp is None:
                 continue
+            if not lost:
+                for topic, off in pp.committable.items():
+                    if off > pp.committed.get(topic, -1):
+                        self._refused[(topic, p)] = off
             if self.graph.persist is not None:
                 own.append(self._table(self.graph.table_topic, p))
         if self._follower is not None:
@@ -449,9 +512,16 @@ class KafkaProcessor:
         self.latency.observe((time.perf_counter() - started) / len(msgs), len(msgs))
 
     def _consumer_error(self, err: Any) -> None:
-        if err.fatal():
-            raise RuntimeError(f"group {self.group!r}: fatal consumer error: {err.str()}")
-        log.warning("group %s: consumer error: %s", self.group, err.str())
+        """A consumer error event: one no retry cures (see :mod:`goka.runtime.group_errors`)
+        stops the processor with a :class:`GroupError`; librdkafka retries the rest, which
+        are logged and kept as ``stats()["last_error"]``."""
+        failure = group_error(self.group, err)
+        if failure is not None:
+            raise failure
+        last = self.last_error
+        count = last["count"] + 1 if last is not None and last["code"] == err.name() else 1
+        self.last_error = {"code": err.name(), "message": err.str(), "time": time.time(), "count": count}
+        log.warning("group %s: consumer error (%s, retrying): %s", self.group, err.name(), err.str())
 
     def _advance(self) -> None:
         for pp in self.partitions.values():
@@ -566,6 +636,7 @@ class KafkaProcessor:
                     view.stop()
                 except Exception:
                     log.exception("group %s: stopping lookup view failed", self.group)
+            self._tables.clear()  # (stats() of a stopped processor must not read closed storage)
             for storage in self._storages.values():
                 storage.close()
             self._storages.clear()

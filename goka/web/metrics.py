@@ -53,7 +53,7 @@ def _le(bound: float) -> str:
     return "+Inf" if math.isinf(bound) else repr(float(bound))
 
 
-_STATES = ("idle", "starting", "recovering", "running", "stopping", "stopped")
+_STATES = ("idle", "starting", "joining", "recovering", "running", "stopping", "stopped")
 
 
 class GokaCollector(Collector):

@@ -77,7 +77,7 @@ def processor_snapshot(name: str, proc: Any) -> dict[str, Any]:
     return {"name": name, "group": stats.get("group", name), "state": stats.get("state", proc.state),
             "active": stats.get("active", []), "standby": stats.get("standby", []), "partitions": rows,
             "totals": totals, "latency": _finite(latency_summary(stats.get("latency", {}))),
-            "lookups": stats.get("lookups", {}),
+            "lookups": stats.get("lookups", {}), "last_error": stats.get("last_error"),
             "tables": [{"topic": t.topic, "partition": t.partition, "state": t.state, "offset": t.offset,
                         "hwm": t.hwm, "records": t.records, "progress": t.fraction}
                        for t in table_progress([proc])]}
@@ -141,6 +141,8 @@ function processorCard(p, now) {
     + num(r.dead_lettered) + '</td></tr>').join('');
   return '<section class="card processor" id="processor-' + esc(p.name) + '" data-name="' + esc(p.name)
     + '"><div class="card-head"><h2>processor ' + esc(p.name) + '</h2>' + badge(p.state)
+    + (p.last_error ? '<span class="muted" data-field="last-error">last error ' + esc(p.last_error.code)
+      + ' ×' + p.last_error.count + ': ' + esc(p.last_error.message) + '</span>' : '')
     + '<span class="muted">active partitions <b data-field="active">' + (p.active.join(', ') || '–')
     + '</b> · standby ' + (p.standby.join(', ') || '–') + '</span></div><div class="kpis">'
     + kpi('consumed-total', num(p.totals.consumed), 'consumed') + kpi('produced-total', num(p.totals.produced),

@@ -256,7 +256,6 @@ def test_sigkill_and_restart_loses_no_update(broker, tmp_path, workers, wait_for
     assert committed(broker, group, topic, 4) == ends
 
 
-@EMBEDDED_ONLY
 def test_sigterm_commits_everything_processed(broker, tmp_path, workers, wait_for):
     """SIGTERM stops ``run()`` cleanly (exit code 0) after committing exactly what was
     processed; the restarted process continues from there and processes nothing twice."""

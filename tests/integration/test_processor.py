@@ -216,7 +216,6 @@ def test_multi_topics(broker, tmp_path, wait_for):
             wait_for(lambda: proc.get("key") == total and view.get("key") == total, 30, "sums to agree")
 
 
-@EMBEDDED_ONLY
 def test_visit_all(broker, tmp_path, wait_for):
     """TestProcessorVisit: a visitor sets every value; a visitor failure stops the processor."""
     topic, group = broker.name("input"), broker.name("visit")
@@ -251,7 +250,6 @@ def test_emitter_offsets_monotonic(broker):
         emitter.emit("k", 1).result(5)
 
 
-@EMBEDDED_ONLY
 def test_join_and_lookup(broker, tmp_path, wait_for):
     users, clicks, devices = broker.name("users"), broker.name("clicks"), broker.name("devices")
     group = broker.name("enrich")

@@ -24,7 +24,6 @@ def make_processor(broker, graph, tmp_path, name, **kw):
                           consumer_config=broker.group_config, **kw)
 
 
-@EMBEDDED_ONLY
 def test_hot_standby(broker, tmp_path, wait_for):
     inp, join, group = broker.name("input"), broker.name("join"), broker.name("standby")
     broker.create_topic(inp, 2)
@@ -54,7 +53,6 @@ def test_hot_standby(broker, tmp_path, wait_for):
         assert len(in_use) == 2  # p1: only its active table and join partition
 
 
-@EMBEDDED_ONLY
 def test_recover_ahead(broker, tmp_path, wait_for):
     inp, join, group = broker.name("input"), broker.name("join"), broker.name("ahead")
     table = goka.group_table(group)
@@ -83,7 +81,6 @@ def held_value(proc, key):
         return None
 
 
-@EMBEDDED_ONLY
 def test_rebalance_share_partitions(broker, tmp_path, wait_for):
     inp, group = broker.name("input"), broker.name("share")
     broker.create_topic(inp, 4)

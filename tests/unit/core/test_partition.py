@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import goka
 from goka import codec
-from goka.errors import ProcessingError
+from goka.errors import ProcessingError, ProduceError
 from goka.storage.memory import MemoryStorage
 
 IN = "in"
@@ -56,14 +56,24 @@ class Msg:
 
 
 class Delivered:
-    def __init__(self, topic: str, offset: int) -> None:
-        self._topic, self._offset = topic, offset
+    def __init__(self, topic: str, offset: int, partition: int = 0, key: bytes | None = None,
+                 value: bytes | None = None) -> None:
+        self._topic, self._offset, self._partition, self._key, self._value = topic, offset, partition, key, value
 
     def topic(self) -> str:
         return self._topic
 
     def offset(self) -> int:
         return self._offset
+
+    def partition(self) -> int:
+        return self._partition
+
+    def key(self) -> bytes | None:
+        return self._key
+
+    def value(self) -> bytes | None:
+        return self._value
 
 
 class KafkaErr:
@@ -73,22 +83,29 @@ class KafkaErr:
     def str(self) -> str:
         return self.text
 
+    def code(self) -> int:
+        return -1
+
 
 class Producer:
     """Records ``produce_batch`` calls; the test delivers their acknowledgements. A record's
     own ``"callback"`` replaces ``on_delivery``; a record with neither is delivered silently
-    (and ``batches`` shows ``"callback": True`` where a record carried one)."""
+    (and ``batches`` shows ``"callback": True`` where a record carried one, and leaves out
+    the input message's ``"offset"``/``"topic"``, which ``sources`` lists)."""
 
     def __init__(self) -> None:
         self.pending: list[tuple[str, int, dict[str, Any], Callable[[Any, Any], None] | None]] = []
         self.batches: list[tuple[str, int, list[dict[str, Any]]]] = []
         self.offsets: dict[str, int] = {}
         self.delivered: list[tuple[str, int, dict[str, Any], int]] = []
+        self.sources: list[tuple[bytes, Any, int]] = []
 
     def produce_batch(self, topic: str, partition: int, records: list[dict[str, Any]],
                       on_delivery: Callable[[Any, Any], None] | None) -> None:
         self.batches.append((topic, partition, [
-            {k: (True if k == "callback" else v) for k, v in r.items()} for r in records]))
+            {k: (True if k == "callback" else v) for k, v in r.items() if k not in ("offset", "topic")}
+            for r in records]))
+        self.sources += [(r["key"], r.get("topic"), r["offset"]) for r in records]
         for record in records:
             self.pending.append((topic, partition, record, record.get("callback", on_delivery)))
 
@@ -99,7 +116,7 @@ class Producer:
         for topic, partition, record, cb in todo:
             if error is not None:
                 if cb is not None:
-                    cb(KafkaErr(error), Delivered(topic, -1))
+                    cb(KafkaErr(error), Delivered(topic, -1, partition, record["key"], record["value"]))
                 continue
             offset = self.offsets.get(topic, -1) + 1
             self.offsets[topic] = offset
@@ -270,11 +287,42 @@ def test_delivery_error_fails_and_blocks(partition: ModuleType) -> None:
     s.producer.deliver(1, error="broker down")
     assert len(s.failures) == 1
     exc = s.failures[0]
-    assert isinstance(exc, ProcessingError)
-    assert "could not produce to 'g-table': broker down" in str(exc)
+    assert isinstance(exc, ProduceError)
+    assert "could not produce to topic 'g-table' partition 1: broker down" in str(exc)
+    assert (exc.topic, exc.partition, exc.offset, exc.key) == (IN, 1, 0, "a")
     s.producer.deliver()
     assert s.pp.advance() == {}
     assert s.table() == {}
+
+
+def test_records_name_their_input_message(partition: ModuleType) -> None:
+    """Each record carries its input message (offset; topic where the group has several
+    inputs); coalesced records the latest message's; visits' records none. A record
+    refused at once raises a ProduceError naming that message."""
+    s = Setup(partition, coalesce=True)
+    s.run((b"a", b"s1;e1"), (b"bb", b"l2"), start=5)
+    s.run((b"a", b"s3"), topic="in2", start=7)
+    s.pp.end_batch()
+    assert sorted(s.producer.sources) == sorted([(b"a", "in2", 7), (b"a", IN, 5), (b"bb", IN, 6)])
+    s.producer.sources.clear()
+    s.pp.visit("v", "m")
+    s.pp.end_batch()
+    assert s.producer.sources and all(offset < 0 for _, _, offset in s.producer.sources)
+
+    def refuse(topic: str, partition: int, records: list[dict[str, Any]], on_delivery: Any) -> None:
+        raise ProduceError("too large", group="g", produce_topic=topic, produce_partition=partition,
+                           key=records[0]["key"], record=records[0], code=10)
+
+    r = Setup(partition)
+    r.pp = partition.PartitionProcessor(
+        group(), 1, produce_batch=refuse, partitions_of=lambda topic: 4, hasher=lambda key, n: 0,
+        fail=r.failures.append, storage=r.storage, joins={}, lookups={}, nil_handling=goka.NilHandling.IGNORE)
+    r.run((b"k", b"s1"), topic="in2", start=41)
+    with pytest.raises(ProduceError) as info:
+        r.pp.end_batch()
+    err = info.value
+    assert (err.topic, err.partition, err.offset, err.key, err.produce_topic, err.code) == (
+        "in2", 1, 41, "k", TABLE, 10)
 
 
 def test_deferred_commits(partition: ModuleType) -> None:
@@ -415,7 +463,7 @@ def test_one_report_per_partition_error(partition: ModuleType) -> None:
     s.pp.end_batch()
     s.producer.deliver(error="gapless guarantee")
     assert len(s.failures) == 1
-    assert "could not produce to 'g-table': gapless guarantee" in str(s.failures[0])
+    assert "could not produce to topic 'g-table' partition 1: gapless guarantee" in str(s.failures[0])
     assert s.pp.advance() == {}
     assert s.table() == {}
 
