@@ -226,11 +226,15 @@ class TableReader:
                     self._wake.clear()
                     continue
                 if len(queues):
-                    msgs = consumer.consume(READ_BATCH, 0)
+                    # the split partitions first, then the consumer queue: what they held
+                    # was queued before a client error (error_cb) served now, as consume()
+                    # would see it (a partition's end must not mark a reader that just lost
+                    # its brokers connected again)
                     batches, events = queues.drain(READ_BATCH)
                     if batches or events:
                         self.connected = True
                         self._handle_split(consumer, batches, events)
+                    msgs = consumer.consume(READ_BATCH, 0)
                 else:
                     msgs = consume_available(consumer, READ_BATCH, 0.1)
                     batches = events = []
