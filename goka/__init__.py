@@ -113,3 +113,8 @@ def __getattr__(name: str) -> Any:
 
         return EmbeddedCluster
     raise AttributeError(f"module 'goka' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # the lazy EmbeddedCluster too, so that dir(goka) and help(goka) list it
+    return sorted({*globals(), *__all__})

@@ -69,6 +69,16 @@ class EmbeddedCluster:
     Pass the cluster object itself as ``brokers`` to goka so that it can create the
     topics it needs; a process holding only the :attr:`brokers` string can produce,
     consume and look topics up, but not create them.
+
+    Parameters
+    ----------
+    partitions : int
+        Default partition count of :meth:`create_topic`.
+    brokers : int
+        Number of mock brokers, ids ``1..brokers``.
+    initial_rebalance_delay_ms : int
+        The brokers' ``group.initial.rebalance.delay.ms``: how long a new group's first
+        join waits for more members (0, the default: immediate; Kafka's default is 3000).
     """
 
     def __init__(self, partitions: int = 4, *, brokers: int = 1, initial_rebalance_delay_ms: int = 0) -> None:
@@ -153,6 +163,15 @@ class EmbeddedCluster:
         :class:`goka._kafka.admin.TopicCreateError` when it exists with another count.
         ``config`` is accepted for interface parity and ignored: the mock has no topic
         configs (no compaction, no retention).
+
+        Parameters
+        ----------
+        name : str
+            The topic.
+        partitions : int, optional
+            Its partition count; default the constructor's ``partitions``.
+        config : mapping of str to str, optional
+            Topic configs: ignored, the mock has none.
         """
         n = self.default_partitions if partitions is None else partitions
         mock = self._running()
@@ -170,7 +189,13 @@ class EmbeddedCluster:
         raise TopicCreateError(f"cannot create topic {name!r} on the embedded cluster (librdkafka error {code})")
 
     def delete_topic(self, name: str) -> None:
-        """Delete topic ``name`` and its data."""
+        """Delete topic ``name`` and its data.
+
+        Parameters
+        ----------
+        name : str
+            The topic.
+        """
         self._running().delete_topic(name)
 
     def _topic_manager(self) -> TopicManager:
@@ -186,7 +211,13 @@ class EmbeddedCluster:
         return sorted(self._topic_manager().topics())
 
     def partitions(self, topic: str) -> list[int]:
-        """Partition ids of ``topic``; raises ``TopicNotFoundError`` if it does not exist."""
+        """Partition ids of ``topic``; raises ``TopicNotFoundError`` if it does not exist.
+
+        Parameters
+        ----------
+        topic : str
+            The topic.
+        """
         return self._topic_manager().partitions(topic)
 
     # -- fault injection ---------------------------------------------------------------
@@ -197,14 +228,34 @@ class EmbeddedCluster:
         return broker_id
 
     def set_broker_down(self, broker_id: int) -> None:
-        """Disconnect broker ``broker_id`` (``-1``: all) and refuse new connections."""
+        """Disconnect broker ``broker_id`` (``-1``: all) and refuse new connections.
+
+        Parameters
+        ----------
+        broker_id : int
+            A broker id (``1..brokers``), or ``-1`` for all.
+        """
         self._running().broker_set_down(self._broker_id(broker_id))
 
     def set_broker_up(self, broker_id: int) -> None:
-        """Let broker ``broker_id`` (``-1``: all) accept connections again."""
+        """Let broker ``broker_id`` (``-1``: all) accept connections again.
+
+        Parameters
+        ----------
+        broker_id : int
+            A broker id (``1..brokers``), or ``-1`` for all.
+        """
         self._running().broker_set_up(self._broker_id(broker_id))
 
     def push_request_errors(self, api_key: int, errors: Sequence[int]) -> None:
         """Fail the next ``len(errors)`` requests of Kafka API ``api_key`` (0 = Produce,
-        1 = Fetch, 8 = OffsetCommit, ...) with these Kafka error codes, in order."""
+        1 = Fetch, 8 = OffsetCommit, ...) with these Kafka error codes, in order.
+
+        Parameters
+        ----------
+        api_key : int
+            The Kafka API key of the requests to fail.
+        errors : sequence of int
+            Kafka error codes, one per request (e.g. 6 = NOT_LEADER_OR_FOLLOWER).
+        """
         self._running().push_request_errors(api_key, errors)

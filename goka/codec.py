@@ -39,11 +39,23 @@ class Codec(Protocol[T]):
     """What goka needs from a codec."""
 
     def encode(self, value: T) -> bytes:
-        """Serialize ``value``; raise ``CodecError`` if it cannot be encoded."""
+        """Serialize ``value``; raise ``CodecError`` if it cannot be encoded.
+
+        Parameters
+        ----------
+        value : any
+            The value to encode (of the codec's type).
+        """
         ...
 
     def decode(self, data: bytes | None) -> T:
-        """Deserialize ``data`` (``None`` for a null value); raise ``CodecError`` on bad input."""
+        """Deserialize ``data`` (``None`` for a null value); raise ``CodecError`` on bad input.
+
+        Parameters
+        ----------
+        data : bytes or None
+            The encoded value; ``None`` for a null value (a tombstone).
+        """
         ...
 
 
@@ -88,6 +100,13 @@ class Bytes(_Base):
     __slots__ = ()
 
     def encode(self, value: bytes | bytearray | memoryview) -> bytes:
+        """``value`` as ``bytes``; ``CodecError`` for other types.
+
+        Parameters
+        ----------
+        value : bytes, bytearray or memoryview
+            The value.
+        """
         if type(value) is bytes:
             return value
         if isinstance(value, (bytes, bytearray, memoryview)):
@@ -95,6 +114,13 @@ class Bytes(_Base):
         raise CodecError(f"cannot encode {type(value).__name__}, want bytes", codec=self)
 
     def decode(self, data: bytes | None) -> bytes | None:
+        """``data`` unchanged.
+
+        Parameters
+        ----------
+        data : bytes or None
+            The encoded value (``None`` for a null value).
+        """
         return data
 
 
@@ -104,6 +130,13 @@ class String(_Base):
     __slots__ = ()
 
     def encode(self, value: str) -> bytes:
+        """``value`` as UTF-8; ``CodecError`` if it is not a ``str``.
+
+        Parameters
+        ----------
+        value : str
+            The text.
+        """
         if isinstance(value, str):
             try:
                 return value.encode()
@@ -112,6 +145,13 @@ class String(_Base):
         raise CodecError(f"cannot encode {type(value).__name__}, want str", codec=self)
 
     def decode(self, data: bytes | None) -> str:
+        """``data`` as UTF-8 text (``None``: ``""``); ``CodecError`` if invalid.
+
+        Parameters
+        ----------
+        data : bytes or None
+            The encoded value (``None`` for a null value).
+        """
         try:
             return data.decode()  # type: ignore[union-attr]
         except AttributeError as exc:
@@ -134,6 +174,13 @@ class Int64(_Base):
     __slots__ = ()
 
     def encode(self, value: int) -> bytes:
+        """``value`` as decimal text; ``CodecError`` if not an int in int64 range.
+
+        Parameters
+        ----------
+        value : int
+            The number.
+        """
         if type(value) is int and _INT64_MIN <= value <= _INT64_MAX:
             return b"%d" % value
         if isinstance(value, bool) or not isinstance(value, int):
@@ -143,6 +190,13 @@ class Int64(_Base):
         return b"%d" % int(value)
 
     def decode(self, data: bytes | None) -> int:
+        """The int of decimal text ``data``; ``CodecError`` if it is not one.
+
+        Parameters
+        ----------
+        data : bytes or None
+            The encoded value (``None`` raises ``CodecError``).
+        """
         if data is not None:
             try:
                 # digits after an optional sign; int() alone would also take spaces and "_"
@@ -231,8 +285,14 @@ class Json(_Msgspec[T]):
     does. ``Json(allow_nan=True)`` writes them as ``null`` instead (msgspec's behaviour;
     they decode as ``None``, so a typed ``float`` field then fails to decode).
 
-    :param type: the type decoded values are validated against (``None``: any value).
-    :param allow_nan: write NaN and ±infinity as ``null`` instead of raising.
+    Parameters
+    ----------
+    type : type, optional
+        What decoded values are validated against and converted to (a
+        ``msgspec.Struct``, dataclass, ``TypedDict``, ``int``, ``list[str]``, ...);
+        ``None`` (default): any JSON value, as dicts, lists, str, int, float, bool, None.
+    allow_nan : bool
+        Write NaN and ±infinity as ``null`` instead of raising ``CodecError``.
     """
 
     __slots__ = ("_allow_nan",)
@@ -259,6 +319,14 @@ class Json(_Msgspec[T]):
         return self._allow_nan
 
     def encode(self, value: T) -> bytes:
+        """``value`` as JSON; ``CodecError`` if it cannot be encoded (or holds NaN or
+        infinity, unless ``allow_nan``).
+
+        Parameters
+        ----------
+        value : any
+            The value to encode.
+        """
         try:
             data: bytes = self._encoder.encode(value)
         except (TypeError, ValueError, OverflowError) as exc:
@@ -295,7 +363,15 @@ def _json(type: Any, allow_nan: bool) -> Json[Any]:
 
 
 class MsgPack(_Msgspec[T]):
-    """MessagePack via msgspec; ``type`` (optional) validates and converts decoded values."""
+    """MessagePack via msgspec; ``type`` (optional) validates and converts decoded values.
+
+    Parameters
+    ----------
+    type : type, optional
+        What decoded values are validated against and converted to (a
+        ``msgspec.Struct``, dataclass, ``TypedDict``, ``int``, ...); ``None`` (default):
+        any MessagePack value.
+    """
 
     __slots__ = ()
     _format = "MessagePack"

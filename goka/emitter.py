@@ -24,12 +24,22 @@ class Emitter:
     ``emit`` returns a future resolved with the record's offset once the broker
     acknowledged it; ``finish()`` flushes and closes (as the context manager's exit does).
 
-    :param brokers: where to connect (see :class:`goka.Processor`), or a ``Tester``.
-    :param topic: the topic emitted to.
-    :param codec: encodes values (``goka.codec``).
-    :param hasher: maps a key to its partition (default: Go Goka's hash).
-    :param default_headers: headers every record carries (per-emit headers override them).
-    :param producer_config: librdkafka settings for the producer, applied last.
+    Parameters
+    ----------
+    brokers : list of str, str, goka.Kafka, goka.EmbeddedCluster or goka.tester.Tester
+        A list of ``host:port``, a comma-separated string, a :class:`goka.Kafka`
+        (connection settings), an EmbeddedCluster or a tester.
+    topic : str
+        The topic to emit to; it must exist.
+    codec : goka.codec.Codec
+        Encodes the values, e.g. ``codec.String()``.
+    hasher : callable
+        ``hasher(key, partitions) -> partition`` (default :func:`goka.hash.goka`, Go
+        Goka's; the processors reading the topic must use the same).
+    default_headers : mapping of str to bytes or str, optional
+        Headers of every record; ``emit``'s ``headers`` override them.
+    producer_config : mapping of str to any, optional
+        librdkafka settings of the producer, applied last.
     """
 
     def __init__(
@@ -67,13 +77,25 @@ class Emitter:
         return merged
 
     def emit(self, key: str | bytes, value: Any, headers: Mapping[str, bytes | str] | None = None) -> Future[int]:
-        """Emit ``value`` under ``key`` (``None`` emits a tombstone).
+        """Emit ``value`` under ``key``; a future resolved with the record's offset once
+        acknowledged (or with the delivery error).
 
-        :param key: a ``str`` (sent as UTF-8) or ``bytes``; other types raise ``TypeError``.
-        :param value: encoded with the emitter's codec.
-        :param headers: record headers (merged over ``default_headers``).
-        :raises EmitterClosedError: after ``finish()``.
-        :raises CodecError: if the codec cannot encode ``value``.
+        Parameters
+        ----------
+        key : str or bytes
+            The record's key (a ``str`` is sent as UTF-8; other types raise
+            ``TypeError``); it selects the partition through the ``hasher``.
+        value : any
+            Encoded with the emitter's codec; ``None`` emits a tombstone.
+        headers : mapping of str to bytes or str, optional
+            Record headers, merged over ``default_headers``.
+
+        Raises
+        ------
+        EmitterClosedError
+            After ``finish()``.
+        CodecError
+            If the codec cannot encode ``value``.
         """
         if self._closed:
             raise EmitterClosedError(f"emitter of topic {self.topic!r} is finished; create a new one")
@@ -96,8 +118,17 @@ class Emitter:
                   timeout: float | None = 30.0) -> int:
         """Emit and wait for the acknowledgement; returns the record's offset.
 
-        Parameters as :meth:`emit`; ``timeout`` is the seconds to wait (``None``: no limit),
-        after which ``TimeoutError`` is raised (the record may still be written).
+        Parameters
+        ----------
+        key : str or bytes
+            The record's key, as for :meth:`emit`.
+        value : any
+            Encoded with the emitter's codec; ``None`` emits a tombstone.
+        headers : mapping of str to bytes or str, optional
+            Record headers, merged over ``default_headers``.
+        timeout : float, optional
+            Seconds to wait for the acknowledgement (``None``: no limit), after which
+            ``TimeoutError`` is raised (the record may still be written).
         """
         return self.emit(key, value, headers).result(timeout)
 
@@ -105,8 +136,11 @@ class Emitter:
         """Wait until the broker acknowledged every pending emit, then close and release
         the producer; later emits raise ``EmitterClosedError``. Calling it again does nothing.
 
-        :param timeout: seconds to wait (default :data:`FINISH_TIMEOUT`, 30 s; ``None``: no
-            limit). When it expires, every future still pending fails with
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait (default :data:`FINISH_TIMEOUT`, 30 s; ``None``: no limit).
+            When it expires, every future still pending fails with
             :class:`goka.EmitTimeoutError` (naming the topic and how many records were
             pending), the emitter is closed all the same, and ``finish`` raises that error.
         """

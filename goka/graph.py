@@ -46,12 +46,24 @@ Callback = Callable[[Any, Any], None]
 
 
 def group_table(group: str) -> str:
-    """The table topic of ``group``: ``"<group>-table"``."""
+    """The table topic of ``group``: ``"<group>-table"``.
+
+    Parameters
+    ----------
+    group : str
+        The group name.
+    """
     return group + TABLE_SUFFIX
 
 
 def group_loop(group: str) -> str:
-    """The loopback topic of ``group``: ``"<group>-loop"``."""
+    """The loopback topic of ``group``: ``"<group>-loop"``.
+
+    Parameters
+    ----------
+    group : str
+        The group name.
+    """
     return group + LOOP_SUFFIX
 
 
@@ -86,10 +98,19 @@ class Edge:
 class Input(Edge):
     """Consume ``topic`` (co-partitioned) and call ``callback(ctx, msg)`` per message.
 
-    ``on_error``: what to do with a message of this topic that cannot be decoded or whose
-    callback raises -- :class:`goka.Fail` (default), :class:`goka.Skip`,
-    :class:`goka.DeadLetter` or :class:`goka.Retry` (see :mod:`goka.policy`); ``None``
-    takes the processor's ``on_error``.
+    Parameters
+    ----------
+    topic : str
+        The input stream; it must exist and have the group's partition count.
+    codec : goka.codec.Codec
+        Decodes the messages' values.
+    callback : callable
+        ``callback(ctx, msg) -> None``: ``ctx`` is the :class:`goka.Context` of the
+        message, ``msg`` its value decoded by ``codec``.
+    on_error : goka.Fail, goka.Skip, goka.DeadLetter or goka.Retry, optional
+        What to do with a message of this edge that cannot be decoded or whose callback
+        raises (see :mod:`goka.policy`); ``None`` (default) takes the processor's
+        ``on_error`` (:class:`goka.Fail` unless given).
     """
 
     __slots__ = ("callback", "on_error")
@@ -104,7 +125,22 @@ class Input(Edge):
 
 
 class Inputs:
-    """Several input topics sharing one codec, one callback and one ``on_error`` policy."""
+    """Several input topics sharing one codec, one callback and one ``on_error`` policy.
+
+    Parameters
+    ----------
+    topics : iterable of str
+        The input streams (co-partitioned).
+    codec : goka.codec.Codec
+        Decodes the messages' values of every topic.
+    callback : callable
+        ``callback(ctx, msg) -> None``: ``ctx`` is the :class:`goka.Context` of the
+        message, ``msg`` its value decoded by ``codec``.
+    on_error : goka.Fail, goka.Skip, goka.DeadLetter or goka.Retry, optional
+        What to do with a message of this edge that cannot be decoded or whose callback
+        raises (see :mod:`goka.policy`); ``None`` (default) takes the processor's
+        ``on_error`` (:class:`goka.Fail` unless given).
+    """
 
     __slots__ = ("inputs",)
 
@@ -120,7 +156,15 @@ class Inputs:
 
 
 class Output(Edge):
-    """Declare ``topic`` as a target of ``ctx.emit``."""
+    """Declare ``topic`` as a target of ``ctx.emit``.
+
+    Parameters
+    ----------
+    topic : str
+        The output stream; it must exist (any partition count).
+    codec : goka.codec.Codec
+        Encodes the values emitted to it.
+    """
 
     __slots__ = ()
 
@@ -131,8 +175,21 @@ class Output(Edge):
 
 
 class Loop(Edge):
-    """The group's loopback stream ``<group>-loop``, fed by ``ctx.loopback``; ``on_error``
-    as for :class:`Input`."""
+    """The group's loopback stream ``<group>-loop``, fed by ``ctx.loopback`` (the processor
+    creates the topic).
+
+    Parameters
+    ----------
+    codec : goka.codec.Codec
+        Encodes and decodes the looped-back values.
+    callback : callable
+        ``callback(ctx, msg) -> None``: ``ctx`` is the :class:`goka.Context` of the
+        message, ``msg`` its value decoded by ``codec``.
+    on_error : goka.Fail, goka.Skip, goka.DeadLetter or goka.Retry, optional
+        What to do with a message of this edge that cannot be decoded or whose callback
+        raises (see :mod:`goka.policy`); ``None`` (default) takes the processor's
+        ``on_error`` (:class:`goka.Fail` unless given).
+    """
 
     __slots__ = ("callback", "on_error")
 
@@ -148,7 +205,16 @@ class Loop(Edge):
 
 
 class Join(Edge):
-    """A co-partitioned table read with ``ctx.join(table)`` for the current key."""
+    """A co-partitioned table read with ``ctx.join(table)`` for the current key.
+
+    Parameters
+    ----------
+    table : str
+        The table topic (e.g. another group's ``<group>-table``); it must have the
+        group's partition count.
+    codec : goka.codec.Codec
+        Decodes the table's values.
+    """
 
     __slots__ = ()
 
@@ -161,8 +227,16 @@ class Join(Edge):
 class Lookup(Edge):
     """A table of any partitioning, read with ``ctx.lookup(table, key)`` (served by a view).
 
-    ``hasher`` is the partitioner of the table's writers (default :func:`goka.hash.goka`;
-    :func:`goka.hash.murmur2` for a table written by the Java client or Kafka Streams).
+    Parameters
+    ----------
+    table : str
+        The table topic; it must exist.
+    codec : goka.codec.Codec
+        Decodes the table's values.
+    hasher : callable
+        The partitioner of the table's writers (default :func:`goka.hash.goka`;
+        :func:`goka.hash.murmur2` for a table written by the Java client or Kafka
+        Streams).
     """
 
     __slots__ = ("hasher",)
@@ -177,7 +251,13 @@ class Lookup(Edge):
 
 
 class Persist(Edge):
-    """The group table ``<group>-table`` with values encoded by ``codec``."""
+    """The group table ``<group>-table`` (the processor creates it, compacted).
+
+    Parameters
+    ----------
+    codec : goka.codec.Codec
+        Encodes and decodes the values of ``ctx.value()`` / ``ctx.set_value()``.
+    """
 
     __slots__ = ()
 
@@ -190,7 +270,16 @@ class Persist(Edge):
 
 
 class Visitor:
-    """A named callback run for every key of the table by ``Processor.visit_all``."""
+    """A named callback run for every key of the table by ``Processor.visit_all``.
+
+    Parameters
+    ----------
+    name : str
+        The name ``visit_all`` is called with.
+    callback : callable
+        ``callback(ctx, value) -> None`` per key of the held partitions; ``ctx.value()``
+        is the key's table value, ``value`` what ``visit_all`` was given.
+    """
 
     __slots__ = ("name", "callback")
 
@@ -206,7 +295,28 @@ class Visitor:
 
 
 class GroupGraph:
-    """A validated group definition. Build it with :func:`define_group`."""
+    """A validated group definition. Build it with :func:`define_group` (the constructor
+    does not validate).
+
+    Parameters
+    ----------
+    group : str
+        The group name (consumer group id; prefix of its table and loop topics).
+    inputs : list of goka.Input
+        The input edges.
+    outputs : dict of str to goka.Output
+        Output edges by topic.
+    loop : goka.Loop or None
+        The loop edge.
+    joins : dict of str to goka.Join
+        Join edges by table.
+    lookups : dict of str to goka.Lookup
+        Lookup edges by table.
+    persist : goka.Persist or None
+        The group table's edge.
+    visitors : dict of str to goka.Visitor
+        Visitors by name.
+    """
 
     def __init__(
         self,
@@ -263,7 +373,13 @@ class GroupGraph:
 
     def edge_of(self, topic: str) -> str:
         """How this group uses ``topic``: ``"Input"``, ``"Loop"``, ``"Output"``, ``"Join"``,
-        ``"Lookup"`` or ``"Persist"`` (``""`` if it does not use it); for messages."""
+        ``"Lookup"`` or ``"Persist"`` (``""`` if it does not use it); for messages.
+
+        Parameters
+        ----------
+        topic : str
+            A topic name.
+        """
         if topic in self.input_topics:
             return "Input"
         if self.loop is not None and topic == self.loop_topic:
@@ -287,6 +403,14 @@ class GroupGraph:
 
 def define_group(group: str, *edges: Edge | Inputs | Visitor) -> GroupGraph:
     """Define and validate the processor group ``group``.
+
+    Parameters
+    ----------
+    group : str
+        The group name: the consumer group id, and the prefix of the group's table
+        (``<group>-table``) and loop (``<group>-loop``) topics.
+    *edges : goka.Input, goka.Inputs, goka.Output, goka.Loop, goka.Join, goka.Lookup, goka.Persist or goka.Visitor
+        What the group consumes, emits, reads and keeps.
 
     Raises :class:`goka.GroupError` if the group has no input, a topic is consumed twice,
     there are two loops or two persists, a visitor has no persist, an edge names the

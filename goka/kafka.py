@@ -46,23 +46,39 @@ _JAVA_ONLY_PREFIXES = ("schema.registry.", "basic.auth.", "bearer.auth.")
 
 
 def is_secret(key: str) -> bool:
-    """Whether the setting ``key`` holds a secret (its value is never shown)."""
+    """Whether the setting ``key`` holds a secret (its value is never shown).
+
+    Parameters
+    ----------
+    key : str
+        A librdkafka setting name, e.g. ``"sasl.password"``.
+    """
     k = key.lower()
     return k in _SECRET_KEYS or any(part in k for part in _SECRET_PARTS)
 
 
 def redacted(config: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``config`` with every secret value replaced by :data:`MASK`."""
+    """A copy of ``config`` with every secret value replaced by :data:`MASK`.
+
+    Parameters
+    ----------
+    config : mapping of str to any
+        librdkafka settings.
+    """
     return {k: (MASK if is_secret(str(k)) else v) for k, v in config.items()}
 
 
 class Kafka:
     """A Kafka cluster and the librdkafka settings every goka client uses to reach it.
 
-    :param bootstrap: the bootstrap servers: ``"host:port[,host:port...]"``, a list of
+    Parameters
+    ----------
+    bootstrap : str, list of str or goka.EmbeddedCluster
+        the bootstrap servers: ``"host:port[,host:port...]"``, a list of
         ``host:port``, or a :class:`goka.EmbeddedCluster` (kept, so that goka can create
         topics through it).
-    :param config: librdkafka settings for every client (admin, consumers, producers),
+    config : mapping of str to any, optional
+        librdkafka settings for every client (admin, consumers, producers),
         e.g. ``{"security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN",
         "sasl.username": ..., "sasl.password": ...}``. Keys are librdkafka property names;
         ``bootstrap.servers`` and ``group.id`` are not accepted here (the first is
@@ -121,10 +137,15 @@ class Kafka:
         """A :class:`Kafka` from a Java-style ``.properties`` file (as the Kafka tools and
         Confluent Cloud's ``client.properties`` use).
 
-        :param path: the file; ``bootstrap.servers`` in it is the bootstrap unless
+        Parameters
+        ----------
+        path : str or os.PathLike
+            the file; ``bootstrap.servers`` in it is the bootstrap unless
             ``bootstrap`` is given.
-        :param bootstrap: bootstrap servers that win over the file's.
-        :param overrides: settings that win over the file's (e.g. ``-X`` on the command line).
+        bootstrap : str, optional
+            bootstrap servers that win over the file's.
+        overrides : mapping of str to any, optional
+            settings that win over the file's (e.g. ``-X`` on the command line).
 
         ``sasl.jaas.config`` with a ``PlainLoginModule`` / ``ScramLoginModule`` becomes
         ``sasl.username`` / ``sasl.password``; other Java-only settings (serializers,
@@ -161,7 +182,13 @@ class Kafka:
         return self._cluster
 
     def with_config(self, **settings: Any) -> Kafka:
-        """A copy with more settings; use ``**{"sasl.password": ...}`` for dotted names."""
+        """A copy with more settings; use ``**{"sasl.password": ...}`` for dotted names.
+
+        Parameters
+        ----------
+        **settings : any
+            librdkafka settings added over this one's.
+        """
         return Kafka(self._cluster if self._cluster is not None else self._bootstrap, {**self._config, **settings})
 
     def __eq__(self, other: object) -> bool:
@@ -236,7 +263,13 @@ def _unescape(text: str) -> str:
 
 def parse_properties(text: str) -> dict[str, str]:
     """The settings of a Java ``.properties`` text: ``key=value``, ``key: value`` or
-    ``key value`` lines, ``#``/``!`` comments, backslash continuations and escapes."""
+    ``key value`` lines, ``#``/``!`` comments, backslash continuations and escapes.
+
+    Parameters
+    ----------
+    text : str
+        The file's content.
+    """
     out: dict[str, str] = {}
     lines = text.splitlines()
     i = 0

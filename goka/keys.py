@@ -15,9 +15,17 @@ def key_bytes(key: str | bytes, what: str = "key") -> bytes:
     """``key`` as bytes: a ``str`` (subclasses too) encoded as UTF-8 (lone surrogates kept),
     ``bytes``, ``bytearray`` or ``memoryview`` copied as plain ``bytes``.
 
-    :param key: the key.
-    :param what: how the error message names the argument (e.g. ``"View.get key"``).
-    :raises TypeError: for any other type, including ``int`` and ``bool``.
+    Parameters
+    ----------
+    key : str, bytes, bytearray or memoryview
+        The key.
+    what : str
+        How the error message names the argument (e.g. ``"View.get key"``).
+
+    Raises
+    ------
+    TypeError
+        For any other type, including ``int`` and ``bool``.
     """
     if isinstance(key, str):
         return key.encode("utf-8", "surrogateescape")

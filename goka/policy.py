@@ -73,7 +73,10 @@ class Skip(Policy):
 class DeadLetter(Policy):
     """Produce the message unchanged to ``topic`` and go on.
 
-    :param topic: the dead-letter topic. It must not be one of the group's own inputs,
+    Parameters
+    ----------
+    topic : str
+        the dead-letter topic. It must not be one of the group's own inputs,
         its table, loop, joined or looked-up tables (:class:`goka.GroupError`). A
         processor creates it at start when it is missing (delete cleanup policy, the
         broker's default retention, as many partitions as the inputs); records are
@@ -105,11 +108,16 @@ Backoff = float | Callable[[int], float]
 class Retry(Policy):
     """Call the callback again, up to ``attempts`` calls in all, then apply ``then``.
 
-    :param attempts: how many times the message is tried in all, the first call
+    Parameters
+    ----------
+    attempts : int
+        how many times the message is tried in all, the first call
         included (``Retry(3)``: the first call and two retries); at least 1.
-    :param backoff: seconds to wait before each retry, or a function of the retry
+    backoff : float or callable
+        seconds to wait before each retry, or a function of the retry
         number (1, 2, ...) returning seconds, e.g. ``lambda n: 0.1 * 2 ** n``.
-    :param then: what to do when the last attempt failed too: :class:`Fail` (default),
+    then : goka.Fail, goka.Skip or goka.DeadLetter
+        what to do when the last attempt failed too: :class:`Fail` (default),
         :class:`Skip` or :class:`DeadLetter`.
 
     Each attempt starts from a clean state (the failed attempt's effects are discarded).
@@ -136,7 +144,13 @@ class Retry(Policy):
         self.then = then
 
     def delay(self, retry: int) -> float:
-        """Seconds to wait before retry number ``retry`` (1 for the first)."""
+        """Seconds to wait before retry number ``retry`` (1 for the first).
+
+        Parameters
+        ----------
+        retry : int
+            The retry number, 1 for the first retry.
+        """
         backoff = self.backoff
         return float(backoff(retry) if callable(backoff) else backoff)
 

@@ -27,27 +27,88 @@ class Processor:
     ``start()`` runs it in a background thread; as a context manager it starts on
     enter and stops on exit. A processor runs once: ``run()`` or ``start()`` after a
     ``run()``, ``start()`` or ``stop()`` raises ``ProcessorStoppedError`` (``stop()`` before
-    it ran just marks it stopped; ``stop()`` again does nothing).
+    it ran just marks it stopped; ``stop()`` again does nothing). :attr:`state` is
+    ``"idle"``, ``"starting"``, ``"joining"`` (waiting for the consumer group's first
+    assignment), ``"recovering"``, ``"running"``, ``"stopping"`` or ``"stopped"``.
 
-    ``coalesce_changelog=True`` writes only the last value of a key per consumed batch to
-    the changelog (as Kafka Streams' record cache does): fewer records to produce when
-    keys repeat within a batch, but views and other readers of the table topic see fewer
-    intermediate values. Off by default; the table itself ends up the same either way.
-    The tester ignores it.
+    Parameters
+    ----------
+    brokers : list of str, str, goka.Kafka, goka.EmbeddedCluster or goka.tester.Tester
+        Where to run: a list of ``host:port``, a comma-separated string, a
+        :class:`goka.Kafka` (connection settings for every client the processor builds:
+        admin, consumers, producer, lookup views, table readers; ``consumer_config`` /
+        ``producer_config`` win over them), an EmbeddedCluster (the processor can then
+        create its ``-loop`` and ``-table`` topics on it) or a :class:`goka.tester.Tester`
+        (in-memory, for unit tests).
+    group : goka.GroupGraph
+        What to process, from :func:`goka.define_group`.
+    path : str, optional
+        Directory of the local table storage (LMDB): ``<path>/<topic>.<partition>/``.
+        Default ``<tempdir>/goka-state/processor/<group>`` (Go Goka: ``/tmp/goka/...``).
+        Ignored when ``storage`` is given.
+    storage : goka.storage.StorageBuilder, optional
+        A storage builder **instance** (anything with ``open(topic, partition) ->
+        goka.storage.Storage``), e.g. ``goka.storage.lmdb.LMDB("/var/lib/app",
+        sync=True)`` or ``goka.storage.memory.Memory()`` (nothing kept across restarts:
+        tables are recovered from Kafka). Default: ``LMDB(path)``.
+    initial_offset : goka.Offset
+        Where a group without committed offsets starts reading its inputs:
+        ``Offset.OLDEST`` (default) or ``Offset.NEWEST`` (Go Goka's default).
+    hot_standby : bool
+        Keep a local copy of **every** partition of the group table (and of joined
+        tables) up to date, not only of the assigned ones, so that taking over a
+        partition after a rebalance needs no recovery. Costs disk and network.
+    recover_ahead : bool
+        Recover every partition of the group table once before joining the group
+        (the assigned ones then only catch up), without following them afterwards.
+    nil_handling : goka.NilHandling
+        What to do with an input message whose value is null (a tombstone):
+        ``IGNORE`` (default, Go Goka's: skipped and committed), ``PROCESS`` (the
+        callback gets ``msg=None``) or ``DECODE`` (the codec decodes ``None``).
+    update_callback : callable, optional
+        ``update_callback(ctx, storage, key, value) -> None`` applies one record of the
+        group table topic to the local ``storage`` (a :class:`goka.storage.Storage`)
+        while a partition is recovered or followed; ``key`` is ``bytes``, ``value`` is
+        ``bytes`` or ``None`` (a tombstone); ``ctx`` has ``topic``, ``partition``,
+        ``offset``, ``headers`` and ``timestamp_ms``. Default: ``storage.set(key,
+        value)``, or ``storage.delete(key)`` for a tombstone (Go Goka's
+        ``DefaultUpdate``).
+    on_rebalance : callable, optional
+        ``on_rebalance(assignment) -> None``, called in the processor's thread when the
+        group assigns partitions, with a ``dict`` of the assigned partition ids to
+        ``-1`` (the offset is not known yet; Go Goka's ``Assignment``), before their
+        tables are recovered. Not called on revocation.
+    consumer_config : mapping of str to any, optional
+        librdkafka settings of the group consumer and table readers, over goka's own
+        (e.g. ``{"session.timeout.ms": 6000}``); may change anything, including the
+        settings goka's guarantees rest on.
+    producer_config : mapping of str to any, optional
+        librdkafka settings of the producer (outputs, loopback, changelog), over
+        goka's own; changing ``enable.idempotence`` or timeouts gives up ordered
+        delivery (each message then waits for its own acknowledgements).
+    coalesce_changelog : bool
+        ``True`` writes only the last value of a key per consumed batch to the
+        changelog (as Kafka Streams' record cache does): fewer records to produce when
+        keys repeat within a batch, but views and other readers of the table topic see
+        fewer intermediate values. Off by default; the table itself ends up the same
+        either way. The tester ignores it.
+    hasher : callable
+        The partitioner of the group's inputs, ``hasher(key, partitions) -> partition``
+        (default :func:`goka.hash.goka`): ``get`` finds a key's table partition with it,
+        and ``ctx.emit`` / ``ctx.loopback`` route with it. Use :func:`goka.hash.murmur2`
+        when the inputs are produced by the Java client or Kafka Streams.
+    on_error : goka.Fail, goka.Skip, goka.DeadLetter or goka.Retry, optional
+        The error policy of every input edge that has none of its own
+        (:class:`goka.Fail` by default; see :mod:`goka.policy`). Skipped and
+        dead-lettered messages are counted per partition and input topic in
+        ``stats()`` (``skipped``, ``dead_lettered``).
 
-    ``brokers`` is a list of ``host:port``, a comma-separated string, a :class:`goka.Kafka`
-    (connection settings for every client the processor builds: admin, consumers,
-    producer, lookup views, table readers; ``consumer_config`` / ``producer_config`` win
-    over them), an EmbeddedCluster or a :class:`goka.tester.Tester`.
-
-    ``hasher`` is the partitioner of the group's inputs (default :func:`goka.hash.goka`):
-    ``get`` finds a key's table partition with it, and ``ctx.emit`` / ``ctx.loopback``
-    route with it. Use :func:`goka.hash.murmur2` when the inputs are produced by the Java
-    client or Kafka Streams.
-    ``on_error`` is the error policy of every input edge that has none of its own
-    (:class:`goka.Fail` by default; :class:`goka.Skip`, :class:`goka.DeadLetter`,
-    :class:`goka.Retry`, see :mod:`goka.policy`). Skipped and dead-lettered messages are
-    counted per partition and input topic in ``stats()`` (``skipped``, ``dead_lettered``).
+    Raises
+    ------
+    goka.topics.TopicNotFoundError
+        An input, output, joined or looked-up topic does not exist (named with its edge).
+    goka.CopartitionError
+        The inputs, loop, joins and table do not have the same partitions.
     """
 
     def __init__(
@@ -123,18 +184,36 @@ class Processor:
     def wait_recovered(self, timeout: float | None = None) -> bool:
         """Block until every assigned partition's table is recovered; ``False`` on timeout
         or when the processor stopped first. Raises ``NotRecoveredError`` if it was never
-        started, and the error that stopped it, if any."""
+        started, and the error that stopped it, if any.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait at most; ``None`` waits until recovered or stopped.
+        """
         return bool(self._backend.wait_recovered(timeout))
 
     def get(self, key: str | bytes) -> Any:
-        """The group-table value of ``key`` (its partition must be held by this instance).
+        """The group-table value of ``key`` (decoded), or ``None``.
 
-        ``key`` is a ``str`` or ``bytes``; any other type raises ``TypeError``."""
+        Parameters
+        ----------
+        key : str or bytes
+            The key (any other type raises ``TypeError``); its partition must be held
+            by this instance (:class:`goka.PartitionNotHeldError` otherwise).
+        """
         return self._backend.get(key)
 
     def visit_all(self, visitor: str, value: Any) -> int:
-        """Run visitor ``visitor`` with ``value`` for every key of the held partitions;
-        returns how many keys were visited."""
+        """Run a visitor for every key of the held partitions; returns how many keys were visited.
+
+        Parameters
+        ----------
+        visitor : str
+            Name of a :class:`goka.Visitor` edge of the group.
+        value : any
+            Passed to the visitor's callback as ``msg`` for each key.
+        """
         return int(self._backend.visit_all(visitor, value))
 
     def stats(self) -> dict[str, Any]:

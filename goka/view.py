@@ -15,7 +15,14 @@ class View:
     """Consumes every partition of ``table`` into local storage and serves reads.
 
     ``start()`` recovers in a background thread and then follows the table;
-    ``wait_recovered()`` blocks until every partition reached its high watermark once.
+    ``wait_recovered()`` blocks until every partition reached its high watermark once;
+    ``run()`` does the same in the calling thread until ``stop()``; as a context manager
+    it starts on enter and stops on exit.
+
+    :attr:`state` is ``"idle"`` (not started), ``"recovering"`` (reading the table up
+    to its high watermarks), ``"running"`` (recovered, following new records),
+    ``"connecting"`` (the brokers were lost; the values held are still served),
+    ``"failed"`` (lost with ``auto_reconnect=False``) or ``"stopped"``.
 
     Reads (``get``, ``has``, ``items``) raise ``NotRecoveredError`` before ``start()`` and,
     unless ``stale_reads=True``, while the partitions they read are still recovering (a
@@ -25,19 +32,35 @@ class View:
     or ``run()`` after ``start()`` or ``stop()`` raises ``ProcessorStoppedError``;
     ``stop()`` again (or before ``start()``) only closes the storage.
 
-    :param brokers: a list of ``host:port``, a comma-separated string, a :class:`goka.Kafka`
-        (connection settings for every client), an EmbeddedCluster or a ``Tester``.
-    :param table: the table topic (e.g. ``goka.group_table("group")``).
-    :param codec: decodes the table's values.
-    :param path: directory of the local LMDB storage (default under ``goka.storage.default_path``).
-    :param storage: a storage builder instead of LMDB at ``path``.
-    :param auto_reconnect: keep retrying when the brokers are lost (else the view fails).
-    :param consumer_config: librdkafka settings for the view's consumer, applied last.
-    :param stale_reads: serve reads during recovery from what is already local
-        (possibly old or missing values) instead of raising ``NotRecoveredError``.
-    :param hasher: maps a key to its partition for ``get``/``has``: the partitioner the
-        table's writers use (default :func:`goka.hash.goka`, Goka's;
-        :func:`goka.hash.murmur2` for a table written by the Java client or Kafka Streams).
+    Parameters
+    ----------
+    brokers : list of str, str, goka.Kafka, goka.EmbeddedCluster or goka.tester.Tester
+        A list of ``host:port``, a comma-separated string, a :class:`goka.Kafka`
+        (connection settings for every client), an EmbeddedCluster or a tester.
+    table : str
+        The table topic, e.g. ``"clicks-table"`` (:func:`goka.group_table`).
+    codec : goka.codec.Codec
+        Decodes the table's values, e.g. ``codec.Int64()``.
+    path : str, optional
+        Directory of the local LMDB copy; default ``<tempdir>/goka-state/view/<table>``.
+        Ignored when ``storage`` is given.
+    storage : goka.storage.StorageBuilder, optional
+        A storage builder instance (``goka.storage.lmdb.LMDB(path)``,
+        ``goka.storage.memory.Memory()``, ...); default ``LMDB(path)``.
+    auto_reconnect : bool
+        ``True`` (default): when the brokers are lost, keep serving and reconnect
+        (state ``"connecting"``); ``False``: the view fails (state ``"failed"``) and
+        ``run()`` raises.
+    consumer_config : dict of str to any, optional
+        librdkafka settings of the table reader, applied last.
+    stale_reads : bool
+        Serve reads during recovery from what is already local (possibly old or
+        missing values) instead of raising ``NotRecoveredError``.
+    hasher : callable
+        ``hasher(key, partitions) -> partition`` for ``get``/``has``: the partitioner
+        the table's writers use (default :func:`goka.hash.goka`, Goka's;
+        :func:`goka.hash.murmur2` for a table written by the Java client or Kafka
+        Streams).
     """
 
     def __init__(
@@ -73,41 +96,78 @@ class View:
 
     @property
     def state(self) -> str:
+        """``"idle"``, ``"recovering"``, ``"running"``, ``"connecting"``, ``"failed"`` or ``"stopped"``
+        (see the class docstring)."""
         return str(self._backend.state)
 
     def start(self) -> None:
+        """Recover and follow the table in a background thread."""
         self._backend.start()
 
     def stop(self) -> None:
+        """Stop following and close the local storage."""
         self._backend.stop()
 
     def run(self) -> None:
+        """Recover and follow the table in this thread until :meth:`stop`."""
         self._backend.run()
 
     def wait_recovered(self, timeout: float | None = None) -> bool:
+        """Block until every partition reached its high watermark once; ``False`` on timeout.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait at most; ``None`` waits until recovered or stopped.
+        """
         return bool(self._backend.wait_recovered(timeout))
 
     def recovered(self) -> bool:
+        """Whether every partition reached its high watermark once."""
         return bool(self._backend.recovered())
 
     def get(self, key: str | bytes) -> Any:
-        """The decoded value of ``key`` (``str`` or ``bytes``, else ``TypeError``), or ``None``.
+        """The decoded value of ``key``, or ``None``.
 
-        :raises NotRecoveredError: before ``start()``, or while ``key``'s partition is
-            recovering (unless ``stale_reads=True``).
+        Parameters
+        ----------
+        key : str or bytes
+            The key (any other type raises ``TypeError``); its partition is found with
+            the view's ``hasher``.
+
+        Raises
+        ------
+        NotRecoveredError
+            Before ``start()``, or while ``key``'s partition is recovering (unless
+            ``stale_reads=True``).
         """
         return self._backend.get(key)
 
     def has(self, key: str | bytes) -> bool:
-        """Whether ``key`` has a value; raises as :meth:`get`."""
+        """Whether ``key`` has a value; raises as :meth:`get`.
+
+        Parameters
+        ----------
+        key : str or bytes
+            The key; its partition is found with the view's ``hasher``.
+        """
         return bool(self._backend.has(key))
 
     def items(self, prefix: str | bytes | None = None, start: str | bytes | None = None,
               end: str | bytes | None = None) -> Iterator[tuple[str, Any]]:
-        """``(key, value)`` pairs in key-byte order: all, by ``prefix``, or in ``[start, end)``.
+        """``(key, value)`` pairs of all partitions in key-byte order.
 
         Raises as :meth:`get` (checked when called, not when iterated) while any partition
         is recovering.
+
+        Parameters
+        ----------
+        prefix : str or bytes, optional
+            Only keys starting with it.
+        start : str or bytes, optional
+            Only keys ``>= start`` (byte order).
+        end : str or bytes, optional
+            Only keys ``< end`` (byte order).
         """
         return self._backend.items(prefix, start, end)  # type: ignore[no-any-return]
 

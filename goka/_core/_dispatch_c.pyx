@@ -294,7 +294,15 @@ cdef class Context:
                              partition=d.partition, key=self._get_key(), group=d.group) from exc
 
     def set_value(self, value, headers=None):
-        """Store ``value`` for the current key (locally and in the table topic)."""
+        """Store ``value`` for the current key (locally and in the table topic).
+
+        Parameters
+        ----------
+        value : any
+            Encoded with the Persist codec; ``None`` is refused (use :meth:`delete`).
+        headers : mapping of str to bytes or str, optional
+            Headers of the table record.
+        """
         cdef Dispatcher d = self._d
         if d.table is None:
             raise UndeclaredTopicError(f"group {d.group!r} has no Persist edge: set_value() needs a group table")
@@ -308,7 +316,13 @@ cdef class Context:
         d._sink_emit(d.table_topic, self._kbytes, data, headers)
 
     def delete(self, headers=None):
-        """Delete the current key from the group table (a tombstone in the table topic)."""
+        """Delete the current key from the group table (a tombstone in the table topic).
+
+        Parameters
+        ----------
+        headers : mapping of str to bytes or str, optional
+            Headers of the tombstone.
+        """
         cdef Dispatcher d = self._d
         if d.table is None:
             raise UndeclaredTopicError(f"group {d.group!r} has no Persist edge: delete() needs a group table")
@@ -320,7 +334,19 @@ cdef class Context:
 
     # -- other topics -----------------------------------------------------------------
     def emit(self, topic, key, value, headers=None):
-        """Emit ``value`` to the declared output ``topic`` (``None`` emits a tombstone)."""
+        """Emit ``value`` to the declared output ``topic`` (``None`` emits a tombstone).
+
+        Parameters
+        ----------
+        topic : str
+            A topic declared with :class:`goka.Output`.
+        key : str or bytes
+            The record key (partitioned with the processor's ``hasher``).
+        value : any
+            Encoded with the output's codec; ``None`` emits a tombstone.
+        headers : mapping of str to bytes or str, optional
+            Headers of the produced record.
+        """
         cdef Dispatcher d = self._d
         codec = d.outputs.get(topic)
         if codec is None:
@@ -337,7 +363,17 @@ cdef class Context:
         d._sink_emit(topic, _encode_key(key), data, headers)
 
     def loopback(self, key, value, headers=None):
-        """Send ``value`` to the group's loop topic under ``key`` (processed by the Loop callback)."""
+        """Send ``value`` to the group's loop topic under ``key`` (processed by the Loop callback).
+
+        Parameters
+        ----------
+        key : str or bytes
+            The key the Loop callback will see (partitioned with the processor's ``hasher``).
+        value : any
+            Encoded with the Loop codec.
+        headers : mapping of str to bytes or str, optional
+            Headers of the produced record.
+        """
         cdef Dispatcher d = self._d
         if d.loop_codec is None:
             raise UndeclaredTopicError(f"group {d.group!r} has no Loop edge: cannot loopback")
@@ -345,7 +381,13 @@ cdef class Context:
         d._sink_emit(d.loop_topic, _encode_key(key), data, headers)
 
     def join(self, table):
-        """The value of the joined (co-partitioned) ``table`` for the current key, or ``None``."""
+        """The value of the joined (co-partitioned) ``table`` for the current key, or ``None``.
+
+        Parameters
+        ----------
+        table : str
+            A table declared with :class:`goka.Join`.
+        """
         cdef Dispatcher d = self._d
         joined = d.joins.get(table)
         if joined is None:
@@ -364,8 +406,15 @@ cdef class Context:
                              partition=d.partition, key=self._get_key(), group=d.group) from exc
 
     def lookup(self, table, key):
-        """The value of ``key`` (``str`` or ``bytes``) in the looked-up ``table`` (any
-        partition), or ``None``."""
+        """The value of ``key`` in the looked-up ``table`` (any partition), or ``None``.
+
+        Parameters
+        ----------
+        table : str
+            A table declared with :class:`goka.Lookup`.
+        key : str or bytes
+            Any key (its partition is found with the Lookup's ``hasher``).
+        """
         cdef Dispatcher d = self._d
         getter = d.lookups.get(table)
         if getter is None:
@@ -377,7 +426,14 @@ cdef class Context:
     # -- flow control -----------------------------------------------------------------
     def fail(self, exc):
         """Stop the processor with ``exc``, whatever the error policy (``on_error``); the
-        current message is not committed and what it did is discarded."""
+        current message is not committed and what it did is discarded.
+
+        Parameters
+        ----------
+        exc : BaseException or str
+            The error the processor stops with (a ``str`` becomes a ``RuntimeError``
+            with it as message).
+        """
         if not isinstance(exc, BaseException):
             exc = RuntimeError(str(exc))
         self._failure = exc

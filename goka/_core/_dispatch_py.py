@@ -68,6 +68,11 @@ class Context:
     callback. Properties describe the current message; methods read and write the
     group table for the current key, emit to declared outputs, loop back, join and
     look up tables.
+
+    Parameters
+    ----------
+    dispatcher : Dispatcher
+        The partition's dispatcher: goka creates contexts, callbacks receive them.
     """
 
     __slots__ = ("_d", "_topic", "_kbytes", "_key", "_offset", "_ts", "_raw_headers",
@@ -153,7 +158,15 @@ class Context:
                              partition=d.partition, key=self.key, group=d.group) from exc
 
     def set_value(self, value: Any, headers: Headers | None = None) -> None:
-        """Store ``value`` for the current key (locally and in the table topic)."""
+        """Store ``value`` for the current key (locally and in the table topic).
+
+        Parameters
+        ----------
+        value : any
+            Encoded with the Persist codec; ``None`` is refused (use :meth:`delete`).
+        headers : mapping of str to bytes or str, optional
+            Headers of the table record.
+        """
         d = self._d
         if d.table is None:
             raise UndeclaredTopicError(f"group {d.group!r} has no Persist edge: set_value() needs a group table")
@@ -164,7 +177,13 @@ class Context:
         d.sink.emit(d.table_topic, self._kbytes, data, headers)
 
     def delete(self, headers: Headers | None = None) -> None:
-        """Delete the current key from the group table (a tombstone in the table topic)."""
+        """Delete the current key from the group table (a tombstone in the table topic).
+
+        Parameters
+        ----------
+        headers : mapping of str to bytes or str, optional
+            Headers of the tombstone.
+        """
         d = self._d
         if d.table is None:
             raise UndeclaredTopicError(f"group {d.group!r} has no Persist edge: delete() needs a group table")
@@ -173,7 +192,19 @@ class Context:
 
     # -- other topics -----------------------------------------------------------------
     def emit(self, topic: str, key: str | bytes, value: Any, headers: Headers | None = None) -> None:
-        """Emit ``value`` to the declared output ``topic`` (``None`` emits a tombstone)."""
+        """Emit ``value`` to the declared output ``topic`` (``None`` emits a tombstone).
+
+        Parameters
+        ----------
+        topic : str
+            A topic declared with :class:`goka.Output`.
+        key : str or bytes
+            The record key (partitioned with the processor's ``hasher``).
+        value : any
+            Encoded with the output's codec; ``None`` emits a tombstone.
+        headers : mapping of str to bytes or str, optional
+            Headers of the produced record.
+        """
         d = self._d
         codec = d.outputs.get(topic)
         if codec is None:
@@ -190,7 +221,17 @@ class Context:
         d.sink.emit(topic, _encode_key(key), data, headers)
 
     def loopback(self, key: str | bytes, value: Any, headers: Headers | None = None) -> None:
-        """Send ``value`` to the group's loop topic under ``key`` (processed by the Loop callback)."""
+        """Send ``value`` to the group's loop topic under ``key`` (processed by the Loop callback).
+
+        Parameters
+        ----------
+        key : str or bytes
+            The key the Loop callback will see (partitioned with the processor's ``hasher``).
+        value : any
+            Encoded with the Loop codec.
+        headers : mapping of str to bytes or str, optional
+            Headers of the produced record.
+        """
         d = self._d
         if d.loop_codec is None:
             raise UndeclaredTopicError(f"group {d.group!r} has no Loop edge: cannot loopback")
@@ -198,7 +239,13 @@ class Context:
         d.sink.emit(d.loop_topic, _encode_key(key), data, headers)
 
     def join(self, table: str) -> Any:
-        """The value of the joined (co-partitioned) ``table`` for the current key, or ``None``."""
+        """The value of the joined (co-partitioned) ``table`` for the current key, or ``None``.
+
+        Parameters
+        ----------
+        table : str
+            A table declared with :class:`goka.Join`.
+        """
         d = self._d
         joined = d.joins.get(table)
         if joined is None:
@@ -214,8 +261,15 @@ class Context:
                              partition=d.partition, key=self.key, group=d.group) from exc
 
     def lookup(self, table: str, key: str | bytes) -> Any:
-        """The value of ``key`` (``str`` or ``bytes``) in the looked-up ``table`` (any
-        partition), or ``None``."""
+        """The value of ``key`` in the looked-up ``table`` (any partition), or ``None``.
+
+        Parameters
+        ----------
+        table : str
+            A table declared with :class:`goka.Lookup`.
+        key : str or bytes
+            Any key (its partition is found with the Lookup's ``hasher``).
+        """
         d = self._d
         getter = d.lookups.get(table)
         if getter is None:
@@ -227,7 +281,14 @@ class Context:
     # -- flow control -----------------------------------------------------------------
     def fail(self, exc: BaseException | str) -> None:
         """Stop the processor with ``exc``, whatever the error policy (``on_error``); the
-        current message is not committed and what it did is discarded."""
+        current message is not committed and what it did is discarded.
+
+        Parameters
+        ----------
+        exc : BaseException or str
+            The error the processor stops with (a ``str`` becomes a ``RuntimeError``
+            with it as message).
+        """
         if not isinstance(exc, BaseException):
             exc = RuntimeError(str(exc))
         self._failure = exc

@@ -108,7 +108,13 @@ cdef inline int _check_count(Py_ssize_t n) except -1:
 
 
 def fnv1a32(key):
-    """32-bit FNV-1a of the key bytes, as an unsigned int (0 .. 2**32-1)."""
+    """32-bit FNV-1a of the key bytes, as an unsigned int (0 .. 2**32-1).
+
+    Parameters
+    ----------
+    key : bytes or str
+        The key (a ``str`` is hashed as UTF-8).
+    """
     cdef Py_ssize_t length
     if not (PyBytes_Check(key) or PyUnicode_Check(key)):
         key = _coerce(key)
@@ -117,7 +123,15 @@ def fnv1a32(key):
 
 @cython.cdivision(True)
 def goka(key, Py_ssize_t n):
-    """Partition of ``key`` among ``n`` partitions by Go Goka's default hasher."""
+    """Partition of ``key`` among ``n`` partitions by Go Goka's default hasher.
+
+    Parameters
+    ----------
+    key : bytes or str
+        The key (a ``str`` is hashed as UTF-8).
+    n : int
+        The partition count (>= 1, else ``ValueError``).
+    """
     cdef Py_ssize_t length
     cdef uint32_t h
     _check_count(n)
@@ -130,7 +144,13 @@ def goka(key, Py_ssize_t n):
 
 
 def murmur2_32(key):
-    """Kafka's murmur2 of the key bytes, as a signed int32 (like Java's ``Utils.murmur2``)."""
+    """Kafka's murmur2 of the key bytes, as a signed int32 (like Java's ``Utils.murmur2``).
+
+    Parameters
+    ----------
+    key : bytes or str
+        The key (a ``str`` is hashed as UTF-8).
+    """
     cdef Py_ssize_t length
     if not (PyBytes_Check(key) or PyUnicode_Check(key)):
         key = _coerce(key)
@@ -139,7 +159,15 @@ def murmur2_32(key):
 
 @cython.cdivision(True)
 def murmur2(key, Py_ssize_t n):
-    """Partition of ``key`` among ``n`` partitions by the Java client's default partitioner."""
+    """Partition of ``key`` among ``n`` partitions by the Java client's default partitioner.
+
+    Parameters
+    ----------
+    key : bytes or str
+        The key (a ``str`` is hashed as UTF-8).
+    n : int
+        The partition count (>= 1, else ``ValueError``).
+    """
     cdef Py_ssize_t length
     cdef uint32_t h
     _check_count(n)
@@ -151,7 +179,15 @@ def murmur2(key, Py_ssize_t n):
 
 @cython.cdivision(True)
 def crc32(key, Py_ssize_t n):
-    """Partition of ``key`` among ``n`` partitions by librdkafka's ``consistent`` partitioner."""
+    """Partition of ``key`` among ``n`` partitions by librdkafka's ``consistent`` partitioner.
+
+    Parameters
+    ----------
+    key : bytes or str
+        The key (a ``str`` is hashed as UTF-8).
+    n : int
+        The partition count (>= 1, else ``ValueError``).
+    """
     cdef Py_ssize_t length
     cdef uint32_t h
     _check_count(n)

@@ -46,7 +46,13 @@ def _count(n: int) -> int:
 
 
 def fnv1a32(key: bytes | str) -> int:
-    """32-bit FNV-1a of the key bytes, as an unsigned int (0 .. 2**32-1)."""
+    """32-bit FNV-1a of the key bytes, as an unsigned int (0 .. 2**32-1).
+
+    Parameters
+    ----------
+    key : bytes or str
+        The key (a ``str`` is hashed as UTF-8).
+    """
     h = _FNV_OFFSET
     for byte in _key_bytes(key):
         h = ((h ^ byte) * _FNV_PRIME) & _MASK32
@@ -54,7 +60,15 @@ def fnv1a32(key: bytes | str) -> int:
 
 
 def goka(key: bytes | str, n: int) -> int:
-    """Partition of ``key`` among ``n`` partitions by Go Goka's default hasher."""
+    """Partition of ``key`` among ``n`` partitions by Go Goka's default hasher.
+
+    Parameters
+    ----------
+    key : bytes or str
+        The key (a ``str`` is hashed as UTF-8).
+    n : int
+        The partition count (>= 1, else ``ValueError``).
+    """
     n = _count(n)
     h = fnv1a32(key)
     signed = h - 0x100000000 if h & 0x80000000 else h
@@ -62,7 +76,13 @@ def goka(key: bytes | str, n: int) -> int:
 
 
 def murmur2_32(key: bytes | str) -> int:
-    """Kafka's murmur2 of the key bytes, as a signed int32 (like Java's ``Utils.murmur2``)."""
+    """Kafka's murmur2 of the key bytes, as a signed int32 (like Java's ``Utils.murmur2``).
+
+    Parameters
+    ----------
+    key : bytes or str
+        The key (a ``str`` is hashed as UTF-8).
+    """
     data = _key_bytes(key)
     length = len(data)
     m = _MURMUR_M
@@ -89,12 +109,28 @@ def murmur2_32(key: bytes | str) -> int:
 
 
 def murmur2(key: bytes | str, n: int) -> int:
-    """Partition of ``key`` among ``n`` partitions by the Java client's default partitioner."""
+    """Partition of ``key`` among ``n`` partitions by the Java client's default partitioner.
+
+    Parameters
+    ----------
+    key : bytes or str
+        The key (a ``str`` is hashed as UTF-8).
+    n : int
+        The partition count (>= 1, else ``ValueError``).
+    """
     n = _count(n)
     return (murmur2_32(key) & 0x7FFFFFFF) % n
 
 
 def crc32(key: bytes | str, n: int) -> int:
-    """Partition of ``key`` among ``n`` partitions by librdkafka's ``consistent`` partitioner."""
+    """Partition of ``key`` among ``n`` partitions by librdkafka's ``consistent`` partitioner.
+
+    Parameters
+    ----------
+    key : bytes or str
+        The key (a ``str`` is hashed as UTF-8).
+    n : int
+        The partition count (>= 1, else ``ValueError``).
+    """
     n = _count(n)
     return zlib.crc32(_key_bytes(key)) % n

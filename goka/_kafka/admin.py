@@ -18,8 +18,8 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic  # type: ignore[attr-defined]
 
 from goka._kafka.clients import base_config, cluster_of
 from goka._kafka.logs import rdkafka_log
@@ -99,6 +99,10 @@ class _Backend(Protocol):
 
     def create(self, topic: str, partitions: int, config: Mapping[str, str]) -> None: ...
 
+    def configs(self, topic: str) -> dict[str, str] | None: ...
+
+    def watermarks(self, topic: str, partitions: list[int]) -> dict[int, tuple[int, int]]: ...
+
     def close(self) -> None: ...
 
 
@@ -116,6 +120,7 @@ class _AdminBackend:
         conf: dict[str, Any] = {"client.id": "goka-topic-manager", "logger": rdkafka_log, **base_config(brokers),
                                 **(client_config or {})}
         self.bootstrap: str = conf["bootstrap.servers"]
+        self._conf = conf
         self._replication = replication
         self._timeout = request_timeout
         self._admin: AdminClient | None = AdminClient(conf)
@@ -144,9 +149,10 @@ class _AdminBackend:
             # librdkafka waits for a controller until the request times out; fail fast.
             raise TopicCreateError(
                 f"cannot create topic {topic!r}: the cluster at {self.bootstrap} (cluster id "
-                f"{md.cluster_id!r}) reports no usable controller. A goka.EmbeddedCluster does not "
-                "implement CreateTopics: create the topic in the process that owns the cluster "
-                "(EmbeddedCluster.create_topic), or pass the EmbeddedCluster object as brokers"
+                f"{md.cluster_id!r}) reports no usable controller. If it is a goka.EmbeddedCluster: it does "
+                "not implement CreateTopics, so a process holding only its bootstrap string cannot create "
+                "topics on it; create them in the process that owns the cluster "
+                "(EmbeddedCluster.create_topic, or goka.TopicManager given the EmbeddedCluster object)"
             )
         new = NewTopic(topic, num_partitions=partitions, replication_factor=self._replication, config=dict(config))
         future = self._client().create_topics([new], request_timeout=self._timeout)[topic]
@@ -159,6 +165,36 @@ class _AdminBackend:
                 return
             raise TopicCreateError(f"cannot create topic {topic!r} with {partitions} partitions: {err.str()}") from exc
         log.info("created topic %r (%d partitions, config %s)", topic, partitions, dict(config))
+
+    def configs(self, topic: str) -> dict[str, str] | None:
+        """The topic's configs as the broker reports them (DescribeConfigs), ``None`` when
+        it does not (e.g. librdkafka's mock cluster)."""
+        resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+        try:
+            (future,) = self._client().describe_configs([resource], request_timeout=self._timeout).values()
+            entries = future.result(timeout=self._timeout + 5)
+        except Exception as exc:  # unsupported request, timeout: the broker does not say
+            log.debug("DescribeConfigs of %r failed: %s", topic, exc)
+            return None
+        finally:
+            self._client().poll(0)
+        return {name: entry.value for name, entry in entries.items() if entry.value is not None}
+
+    def watermarks(self, topic: str, partitions: list[int]) -> dict[int, tuple[int, int]]:
+        """``{partition: (low, high)}`` offsets of ``topic``."""
+        conf = {k: v for k, v in self._conf.items() if k != "client.id"}
+        consumer = Consumer({**conf, "client.id": "goka-topic-manager", "group.id": "goka-topic-manager",
+                             "enable.auto.commit": False, "allow.auto.create.topics": False})
+        try:
+            out = {}
+            for p in partitions:
+                try:
+                    out[p] = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=self._timeout)
+                except KafkaException as exc:
+                    raise TopicError(f"high watermark of {topic}/{p} from {self.bootstrap}: {exc.args[0]}") from exc
+            return out
+        finally:
+            consumer.close()
 
     def close(self) -> None:
         self._admin = None  # confluent-kafka destroys the handle with its last reference
@@ -183,6 +219,12 @@ class _MockBackend:
             if topic not in self.topics():
                 raise
             # Created concurrently with another count: the caller compares counts.
+
+    def configs(self, topic: str) -> dict[str, str] | None:
+        return None  # the mock keeps no topic configs
+
+    def watermarks(self, topic: str, partitions: list[int]) -> dict[int, tuple[int, int]]:
+        return self._meta.watermarks(topic, partitions)
 
     def close(self) -> None:
         self._meta.close()
@@ -244,6 +286,17 @@ class TopicManager:
         if found is None:
             raise TopicNotFoundError(topic)
         return found
+
+    def describe(self, topic: str) -> Any:
+        """A :class:`goka.topics.TopicDescription` of ``topic``: partitions, low and high
+        watermarks, configs where the broker reports them; :class:`TopicNotFoundError` if
+        it does not exist."""
+        from goka.topics import TopicDescription
+
+        partitions = self.partitions(topic)
+        marks = self._backend.watermarks(topic, partitions)
+        return TopicDescription(topic, tuple(partitions), {p: lo for p, (lo, _) in marks.items()},
+                                {p: hi for p, (_, hi) in marks.items()}, self._backend.configs(topic))
 
     def ensure_stream(self, topic: str, partitions: int) -> None:
         """Create ``topic`` if missing, with delete policy and 1 h retention (as Goka's loop topic)."""

@@ -6,6 +6,7 @@
 ``goka get TABLE KEY``                     print a key's value in a table
 ``goka emit TOPIC KEY VALUE``              emit one message
 ``goka tail TOPIC``                        print a topic's messages as they arrive
+``goka topics create|list|describe``       create and inspect topics
 =========================================  ===============================================
 
 Each command lives in its own module here with ``add_parser(subparsers)`` and
@@ -16,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from goka.cli import demo, emit, get, run, tail
+from goka.cli import demo, emit, get, run, tail, topics
 from goka.cli._common import setup_logging
 
 __all__ = ["build_parser", "main"]
@@ -32,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
                "$GOKA_BROKERS.")
     parser.add_argument("--version", action="version", version=f"goka {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (demo, run, get, emit, tail):
+    for module in (demo, run, get, emit, tail, topics):
         module.add_parser(sub)
     return parser
 

@@ -186,7 +186,8 @@ class _Supervisor:
         h.receive()
         h.exited = True
         code = h.process.exitcode
-        if code == 0 and self.stopping:
+        if self.stopping and not h.error and code in (0, -signal.SIGTERM, -signal.SIGINT):
+            # stopped as asked (a worker still starting up ends by the signal itself)
             log.info("%s stopped", h.name)
             return
         reason = h.error or ("exited without being asked to stop" if code == 0 else _exit_reason(code))

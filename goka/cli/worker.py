@@ -203,6 +203,7 @@ class _Worker:
         self.options = options
         self.conn = conn
         self.stop = threading.Event()
+        self.holdings: Any = None  # goka.cli.holdings.Holdings with --web
 
     def send(self, *msg: Any) -> None:
         try:
@@ -243,6 +244,8 @@ class _Worker:
             progress.stop()
             if server is not None:
                 server.stop()
+            if self.holdings is not None:
+                self.holdings.remove()
         for runner in runners:  # processors first: they may look tables up in the views
             if runner.error is None:
                 runner.stop_requested = True
@@ -277,6 +280,10 @@ class _Worker:
                        processors=processors, views=views, actions=actions)
         log.info("web monitor at %s", server.url)
         self.send("web", server.url)
+        from goka.cli.holdings import Holdings
+
+        self.holdings = Holdings(self.options.path, self.options.index, server.url)
+        server.locate = self.holdings.locate
         return server
 
     def _watch(self, processors: list[Any], runners: list[_Runner]) -> None:
@@ -303,6 +310,8 @@ class _Worker:
                     held[proc.group] = now
                     standby = f", standby {list(now[2])}" if now[2] else ""
                     log.info("group %s %s: holding partitions %s%s", proc.group, now[0], list(now[1]), standby)
+                    if self.holdings is not None:
+                        self.holdings.update(proc.group, list(now[1]))
 
 
 def _setup_errors() -> tuple[type[BaseException], ...]:

@@ -48,6 +48,7 @@ from goka.runtime.latency import LatencyHistogram
 from goka.options import Offset
 from goka._core.partition import PartitionProcessor, process_batch
 from goka.runtime.table import PartitionTable, TableReader
+from goka.runtime.joining import JoinWatch
 from goka.storage import Storage, default_path
 from goka.storage.lmdb import LMDB
 
@@ -285,6 +286,9 @@ class KafkaProcessor:
             self._follower.start()
         if proc.recover_ahead or proc.hot_standby:
             self._recover_ahead()
+        shared = getattr(self.brokers, "config", None) or {}  # a goka.Kafka's settings
+        self._join = JoinWatch(self.group, graph.consumed_topics, self.num_partitions, self._stop,
+                               proc.consumer_config.get("session.timeout.ms", shared.get("session.timeout.ms", 10000)))
         offset_reset = "earliest" if proc.initial_offset == Offset.OLDEST else "latest"
         self.consumer = group_consumer(self.brokers, self.group, client_id=client_id,
                                        auto_offset_reset=offset_reset,
@@ -336,6 +340,7 @@ class KafkaProcessor:
                     f"group {self.group!r}: partition {p} assigned for {sorted(topics)} but not for "
                     f"{sorted(consumed - topics)}; inputs and loop must be co-partitioned")
         log.info("group %s: assigned partitions %s", self.group, sorted(parts))
+        self._join.assigned(sorted(parts))
         if self.proc.on_rebalance is not None:
             self.proc.on_rebalance({p: -1 for p in parts})
         self.state = "recovering"

@@ -17,7 +17,15 @@ __all__ = ["Storage", "StorageBuilder", "default_path"]
 def default_path(kind: str, name: str) -> str:
     """Default local storage directory: ``<tmp>/goka-state/<kind>/<name>`` (Go Goka uses
     ``/tmp/goka/...``; a directory named ``goka`` in the temp dir would shadow the package
-    for programs started there)."""
+    for programs started there).
+
+    Parameters
+    ----------
+    kind : str
+        ``"processor"`` or ``"view"``.
+    name : str
+        The group (processor) or table (view).
+    """
     return os.path.join(tempfile.gettempdir(), "goka-state", kind, name)
 
 
@@ -26,28 +34,68 @@ class Storage(Protocol):
     """One topic-partition of a table. Safe for many reader threads and one writer."""
 
     def get(self, key: bytes) -> bytes | None:
-        """The value stored for ``key``, or ``None``."""
+        """The value stored for ``key``, or ``None``.
+
+        Parameters
+        ----------
+        key : bytes
+            The key.
+        """
 
     def has(self, key: bytes) -> bool:
-        """Whether ``key`` is stored."""
+        """Whether ``key`` is stored.
+
+        Parameters
+        ----------
+        key : bytes
+            The key.
+        """
 
     def set(self, key: bytes, value: bytes) -> None:
-        """Store ``value`` under ``key`` (``None`` raises ``TypeError``: use ``delete``)."""
+        """Store ``value`` under ``key`` (``None`` raises ``TypeError``: use ``delete``).
+
+        Parameters
+        ----------
+        key : bytes
+            The key.
+        value : bytes
+            The value.
+        """
 
     def delete(self, key: bytes) -> None:
-        """Remove ``key`` (no error if absent)."""
+        """Remove ``key`` (no error if absent).
+
+        Parameters
+        ----------
+        key : bytes
+            The key.
+        """
 
     def write_batch(
         self, writes: Iterable[tuple[bytes, bytes | None]], offset: int | None = None
     ) -> None:
         """Apply ``writes`` in order (``None`` value = delete) and, if given, store
-        ``offset`` as the table offset -- all in one transaction."""
+        ``offset`` as the table offset -- all in one transaction.
+
+        Parameters
+        ----------
+        writes : iterable of (bytes, bytes or None)
+            ``(key, value)`` pairs; a ``None`` value deletes the key.
+        offset : int, optional
+            The table offset to store with them.
+        """
 
     def get_offset(self) -> int | None:
         """The stored table offset, or ``None`` if never set."""
 
     def set_offset(self, offset: int) -> None:
-        """Store the table offset."""
+        """Store the table offset.
+
+        Parameters
+        ----------
+        offset : int
+            The offset of the last table record applied.
+        """
 
     def items(
         self,
@@ -62,7 +110,17 @@ class Storage(Protocol):
         Iterating never blocks writers, and the store may be written (from any
         thread) between steps.  Each key is yielded at most once, in order; whether
         writes made during the iteration are seen depends on the store (memory: a
-        snapshot taken at the call; LMDB: read in chunks, later chunks see them)."""
+        snapshot taken at the call; LMDB: read in chunks, later chunks see them).
+
+        Parameters
+        ----------
+        prefix : bytes, optional
+            Only keys starting with it.
+        start : bytes, optional
+            Only keys ``>= start``.
+        end : bytes, optional
+            Only keys ``< end``.
+        """
 
     def clear(self) -> None:
         """Drop every value and the table offset."""
@@ -74,4 +132,15 @@ class Storage(Protocol):
 class StorageBuilder(Protocol):
     """Opens the store of one topic-partition."""
 
-    def open(self, topic: str, partition: int) -> Storage: ...
+    def open(self, topic: str, partition: int) -> Storage:
+        """The store of ``topic``/``partition``, with what a previous run left there (if
+        the builder keeps anything).
+
+        Parameters
+        ----------
+        topic : str
+            The table topic.
+        partition : int
+            The partition.
+        """
+        ...

@@ -429,6 +429,17 @@ class LMDB:
 
     A topic-partition may be open only once at a time in a process (LMDB's rule);
     close the store before opening it again.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The directory of the environments (created if missing).
+    map_size : int
+        Initial LMDB map size in bytes (64 MiB); the map doubles when full.
+    sync : bool
+        ``True`` fsyncs each commit (durable against power loss, slower); ``False``
+        (default) leaves writes in the page cache (safe against a killed process; after
+        an OS crash the store may be discarded and recovered from Kafka).
     """
 
     def __init__(
@@ -446,7 +457,15 @@ class LMDB:
         return f"LMDB({self.path!r}, map_size={self.map_size}, sync={self.sync})"
 
     def open(self, topic: str, partition: int) -> LMDBStorage:
-        """The store of ``topic``/``partition`` under this builder's path."""
+        """The store of ``topic``/``partition`` under this builder's path.
+
+        Parameters
+        ----------
+        topic : str
+            The table topic.
+        partition : int
+            The partition.
+        """
         return LMDBStorage(
             os.path.join(self.path, f"{topic}.{partition}"),
             topic=topic,

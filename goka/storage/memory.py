@@ -155,7 +155,15 @@ class Memory:
     """
 
     def open(self, topic: str, partition: int) -> MemoryStorage:
-        """A new empty store for ``topic``/``partition``."""
+        """A new empty store for ``topic``/``partition``.
+
+        Parameters
+        ----------
+        topic : str
+            The table topic.
+        partition : int
+            The partition.
+        """
         return MemoryStorage()
 
     def __repr__(self) -> str:

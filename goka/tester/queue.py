@@ -42,6 +42,15 @@ class QueueTracker:
 
     ``next()`` returns ``(key, value, True)`` for the next message, decoded with the
     topic's codec, or ``(None, None, False)`` when there is none.
+
+    Parameters
+    ----------
+    tester : goka.tester.Tester
+        The tester whose queue is read (use ``tester.queue_tracker(topic)``).
+    topic : str
+        The topic.
+    codec : goka.codec.Codec, optional
+        Decodes the values; default the codec of the edge declaring ``topic``.
     """
 
     def __init__(self, tester: Tester, topic: str, codec: Any = None) -> None:
@@ -77,7 +86,14 @@ class QueueTracker:
         return key, value, ok
 
     def seek(self, offset: int) -> None:
-        """Continue reading at ``offset``."""
+        """Continue reading at ``offset``.
+
+        Parameters
+        ----------
+        offset : int
+            The queue offset of the next message to read (0 is the first message ever
+            written to the topic; :meth:`hwm` the next one).
+        """
         self._offset = offset
 
     def hwm(self) -> int:

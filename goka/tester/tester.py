@@ -195,13 +195,45 @@ class Tester:
         Raises the error a processor failed with (``ProcessingError``, ``CodecError``), and
         :class:`goka.ProcessorStoppedError` when a processor consuming ``topic`` has failed
         before. ``timestamp`` is a ``datetime`` or epoch milliseconds (default: now).
+
+        Parameters
+        ----------
+        topic : str
+            A topic some processor consumes (an input or loop topic) or any topic given a
+            codec by an edge.
+        key : str or bytes
+            The message key.
+        value : any
+            Encoded with the topic's codec (the codec of the edge declaring it);
+            ``None`` writes a tombstone.
+        headers : mapping of str to bytes or str, optional
+            Message headers (``ctx.headers``).
+        timestamp : datetime.datetime or int, optional
+            The message timestamp (``ctx.timestamp``): a ``datetime`` or epoch
+            milliseconds; default now.
         """
         data = None if value is None else self._codec(topic).encode(value)
         self.consume_raw(topic, key, data, headers=headers, timestamp=timestamp)
 
     def consume_raw(self, topic: str, key: str | bytes, data: bytes | None, headers: Any = None,
                     timestamp: Any = None) -> None:
-        """Like :meth:`consume`, with the value already encoded (or ``None``)."""
+        """Like :meth:`consume`, with the value already encoded (or ``None``).
+
+        Parameters
+        ----------
+        topic : str
+            A topic some processor consumes (an input or loop topic) or any topic given a
+            codec by an edge.
+        key : str or bytes
+            The message key.
+        data : bytes or None
+            The encoded value; ``None`` writes a tombstone.
+        headers : mapping of str to bytes or str, optional
+            Message headers (``ctx.headers``).
+        timestamp : datetime.datetime or int, optional
+            The message timestamp (``ctx.timestamp``): a ``datetime`` or epoch
+            milliseconds; default now.
+        """
         if timestamp is not None and not isinstance(timestamp, int):
             timestamp = int(timestamp.timestamp() * 1000)
         self._append(topic, _key_bytes(key), data, headers, timestamp)
@@ -212,16 +244,43 @@ class Tester:
         self._drain()
 
     def table_value(self, table: str, key: str) -> Any:
-        """The decoded value of ``key`` in ``table``, or ``None``."""
+        """The decoded value of ``key`` in ``table``, or ``None``.
+
+        Parameters
+        ----------
+        table : str
+            A table topic (``<group>-table`` of a tested processor, or a table a group
+            joins or looks up).
+        key : str
+            The key.
+        """
         data = self._storage(table).get(_key_bytes(key))
         return None if data is None else self._codec(table).decode(data)
 
     def set_table_value(self, table: str, key: str, value: Any) -> None:
-        """Store ``value`` for ``key`` in ``table`` directly (nothing is produced)."""
+        """Store ``value`` for ``key`` in ``table`` directly (nothing is produced).
+
+        Parameters
+        ----------
+        table : str
+            A table topic (``<group>-table`` of a tested processor, or a table a group
+            joins or looks up).
+        key : str
+            The key.
+        value : any
+            Encoded with the table's codec.
+        """
         self._storage(table).set(_key_bytes(key), self._codec(table).encode(value))
 
     def get_table_keys(self, table: str) -> list[str]:
-        """The keys stored in ``table``, sorted."""
+        """The keys stored in ``table``, sorted.
+
+        Parameters
+        ----------
+        table : str
+            A table topic (``<group>-table`` of a tested processor, or a table a group
+            joins or looks up).
+        """
         return [k.decode("utf-8", "surrogateescape") for k, _ in self._storage(table).items()]
 
     def clear_values(self) -> None:
@@ -230,7 +289,15 @@ class Tester:
             storage.clear()
 
     def queue_tracker(self, topic: str, codec: Any = None) -> QueueTracker:
-        """A tracker reading what is written to ``topic`` from now on."""
+        """A tracker reading what is written to ``topic`` from now on.
+
+        Parameters
+        ----------
+        topic : str
+            Any topic (output, loop, table, dead-letter topic, ...).
+        codec : goka.codec.Codec, optional
+            Decodes the values; default the codec of the edge declaring ``topic``.
+        """
         return QueueTracker(self, topic, codec)
 
 

@@ -35,7 +35,35 @@ class ActionBusyError(RuntimeError):
 
 
 class Action:
-    """A named, restartable piece of work; see the module docstring."""
+    """A named, restartable piece of work, started and stopped from the actions page.
+
+    Each :meth:`start` runs ``func(value, stop)`` in a new thread; the page shows the
+    state (``idle``, ``running``, ``stopping``, ``finished``, ``stopped``, ``failed``),
+    start and finish times, and the result or error of the last run::
+
+        def reindex(value: str, stop: threading.Event) -> str:
+            for n, key in enumerate(keys(value)):
+                if stop.is_set():
+                    return f"stopped after {n} keys"
+                index(key)
+            return "done"
+
+        goka.web.serve(9095, actions=[goka.web.Action("reindex", reindex, "rebuild the index")])
+
+    Parameters
+    ----------
+    name : str
+        Shown on the page and used in its URLs (non-empty, no ``/``).
+    func : callable
+        ``func(value, stop) -> result``: ``value`` is the text typed on the page (``str``,
+        ``""`` if none), ``stop`` a :class:`threading.Event` set when the operator
+        presses *Stop* or starts the action again -- a long-running ``func`` should check
+        it and return soon after it is set. The result (``str()`` of it, unless
+        ``None``) is shown on the page; an exception marks the run ``failed`` with its
+        message.
+    description : str
+        A line shown next to the name.
+    """
 
     def __init__(self, name: str, func: Callable[[str, threading.Event], Any], description: str = "") -> None:
         if not name or "/" in name:
@@ -56,10 +84,17 @@ class Action:
 
     @property
     def running(self) -> bool:
+        """Whether a run's thread is alive."""
         return self._thread is not None and self._thread.is_alive()
 
     def start(self, value: str = "") -> None:
-        """Run with ``value`` in a new thread; a running instance is stopped first."""
+        """Run with ``value`` in a new thread; a running instance is stopped first.
+
+        Parameters
+        ----------
+        value : str
+            Passed to ``func`` as ``value``.
+        """
         with self._lock:
             previous = self._thread
             if previous is not None and previous.is_alive():
@@ -84,7 +119,13 @@ class Action:
             log.info("action %s: stop requested", self.name)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the current run to end; ``False`` on timeout."""
+        """Wait for the current run to end; ``False`` on timeout.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds to wait at most; ``None`` waits until it ends.
+        """
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
@@ -123,7 +164,16 @@ def parse_value(text: str) -> Any:
 
 def visitor_actions(processor: Any, parse: Callable[[str], Any] = parse_value) -> list[Action]:
     """One action ``visit-<name>`` per visitor of ``processor``'s group: runs
-    ``processor.visit_all(name, parse(value))`` and reports how many keys it visited."""
+    ``processor.visit_all(name, parse(value))`` and reports how many keys it visited.
+
+    Parameters
+    ----------
+    processor : goka.Processor
+        A processor whose group has :class:`goka.Visitor` edges.
+    parse : callable
+        ``parse(text) -> value``: turns the text typed on the page into the visitor's
+        value (default: JSON when it parses, else the text).
+    """
     actions = []
     for name in getattr(processor.graph, "visitors", {}):
         def run(value: str, stop: threading.Event, visitor: str = name) -> str:

@@ -58,7 +58,15 @@ _STATES = ("idle", "starting", "joining", "recovering", "running", "stopping", "
 
 class GokaCollector(Collector):
     """Collects the metrics in the module docstring from ``processors`` and ``views``
-    (lists read at every scrape, so attaching more later is fine)."""
+    (lists read at every scrape, so attaching more later is fine).
+
+    Parameters
+    ----------
+    processors : iterable of goka.Processor
+        Processors whose ``stats()`` are exported.
+    views : iterable of goka.View
+        Views whose state is exported.
+    """
 
     def __init__(self, processors: Iterable[Any] = (), views: Iterable[Any] = ()) -> None:
         self.processors = list(processors)

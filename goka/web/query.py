@@ -7,7 +7,7 @@ hold is reported as such, not as missing.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -48,16 +48,26 @@ def _read(source: Any, key: str) -> Any:
     table = tables.get((source.graph.table_topic, partition))
     held = partition in backend.partitions or (source.hot_standby and table is not None and table.state == "running")
     if table is None or not held:
-        raise PartitionNotHeldError(f"group {source.group!r}: key {key!r} is in partition {partition}, "
+        exc = PartitionNotHeldError(f"group {source.group!r}: key {key!r} is in partition {partition}, "
                                     f"which this instance does not hold")
+        exc.partition = partition  # type: ignore[attr-defined]  # for the page's hint (Locator)
+        raise exc
     data = table.storage.get(kbytes)
     return None if data is None else persist.codec.decode(data)
 
 
-def lookup(sources: Mapping[str, Any], source: str, key: str) -> dict[str, Any]:
-    """``{"source", "key", "found", "value", "error"}`` for ``key`` in source ``source``
-    (anything with ``get(key)``: a processor or a view)."""
-    result: dict[str, Any] = {"source": source, "key": key, "found": False, "value": None, "error": None}
+#: ``locate(group, partition) -> url or None``: the base URL of the pages of the instance
+#: holding ``partition`` of ``group`` (e.g. another worker of the same ``goka run``)
+Locator = Callable[[str, int], "str | None"]
+
+
+def lookup(sources: Mapping[str, Any], source: str, key: str, locate: Locator | None = None) -> dict[str, Any]:
+    """``{"source", "key", "found", "value", "error", "held_by"}`` for ``key`` in source
+    ``source`` (anything with ``get(key)``: a processor or a view); ``held_by`` is the
+    query URL of the instance holding the key's partition when this one does not and
+    ``locate`` knows it."""
+    result: dict[str, Any] = {"source": source, "key": key, "found": False, "value": None, "error": None,
+                              "held_by": None}
     getter = sources.get(source)
     if getter is None:
         result["error"] = f"no source {source!r}; sources: {', '.join(sources) or 'none'}"
@@ -66,6 +76,15 @@ def lookup(sources: Mapping[str, Any], source: str, key: str) -> dict[str, Any]:
         value = _read(getter, key)
     except GokaError as exc:  # e.g. PartitionNotHeldError, NotRecoveredError
         result["error"] = f"{type(exc).__name__}: {exc}"
+        partition = getattr(exc, "partition", None)
+        if locate is not None and partition is not None:
+            try:
+                url = locate(getter.group, partition)
+            except Exception:  # a hint only
+                url = None
+            if url:
+                result["held_by"] = f"{url.rstrip('/')}/query?source={quote(source)}&key={quote(key)}"
+                result["error"] += f"; it is held by {url}"
         return result
     except Exception as exc:  # e.g. storage closed by a concurrent stop, a decode failure
         result["error"] = f"{type(exc).__name__}: {exc}"
@@ -76,7 +95,8 @@ def lookup(sources: Mapping[str, Any], source: str, key: str) -> dict[str, Any]:
     return result
 
 
-def query_page(sources: Mapping[str, Any], source: str | None, key: str | None) -> bytes:
+def query_page(sources: Mapping[str, Any], source: str | None, key: str | None,
+               locate: Locator | None = None) -> bytes:
     """The form, and the result of looking ``key`` up when one is given."""
     if source is None and sources:
         source = next(iter(sources))
@@ -88,12 +108,15 @@ def query_page(sources: Mapping[str, Any], source: str | None, key: str | None) 
             '<button type="submit" id="lookup">Look up</button></form></section>')
     result = ""
     if key is not None and source is not None:
-        found = lookup(sources, source, key)
+        found = lookup(sources, source, key, locate)
         link = f"/api/query?source={quote(source)}&key={quote(key)}"
         head = (f'<div class="card-head"><h2>{escape(source)} / {escape(key)}</h2>'
                 f'<a class="muted" href="{escape(link)}">json</a></div>')
         if found["error"]:
             body = f'<p class="error" id="error">{escape(found["error"])}</p>'
+            if found["held_by"]:
+                body += (f'<p id="held-by">look it up there: <a href="{escape(found["held_by"])}">'
+                         f'{escape(found["held_by"])}</a></p>')
         elif found["found"]:
             body = f'<pre id="result">{escape(found["value"])}</pre>'
         else:

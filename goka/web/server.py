@@ -30,7 +30,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from goka.web.actions import Action, ActionBusyError, actions_page
 from goka.web.metrics import GokaCollector
 from goka.web.monitor import monitor_page, snapshot
-from goka.web.query import lookup, query_page
+from goka.web.query import Locator, lookup, query_page
 
 __all__ = ["WebServer", "serve"]
 
@@ -41,7 +41,25 @@ MAX_BODY = 64 * 1024
 
 class WebServer:
     """Serves the pages of ``processors``, ``views`` and ``actions`` on ``host:port``
-    (``port=0``: any free port; see :attr:`url`). Attach more at any time."""
+    (``port=0``: any free port; see :attr:`url`). Attach more at any time.
+
+    Parameters
+    ----------
+    port : int
+        TCP port; ``0`` (default) picks a free one (see ``url``).
+    host : str
+        Interface to listen on (default ``127.0.0.1``, this machine only).
+    processors : iterable of goka.Processor
+        Processors shown on the monitor, query and metrics pages.
+    views : iterable of goka.View
+        Views shown on the monitor, query and metrics pages.
+    actions : iterable of goka.web.Action
+        Actions offered on the actions page.
+
+    Set :attr:`locate` to ``locate(group, partition) -> url or None`` to have the query
+    page name the instance holding a key's partition when this one does not (``goka
+    run --web`` sets it to find its sibling workers).
+    """
 
     def __init__(self, port: int = 0, *, host: str = "127.0.0.1", processors: Iterable[Any] = (),
                  views: Iterable[Any] = (), actions: Iterable[Action] = ()) -> None:
@@ -50,6 +68,7 @@ class WebServer:
         self.processors: dict[str, Any] = {}
         self.views: dict[str, Any] = {}
         self.actions: dict[str, Action] = {}
+        self.locate: Locator | None = None
         self.collector = GokaCollector()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.collector)
@@ -71,20 +90,43 @@ class WebServer:
         return candidate
 
     def attach_processor(self, processor: Any, name: str | None = None) -> str:
-        """Show ``processor`` (named after its group unless ``name``); returns the name."""
+        """Show ``processor`` (named after its group unless ``name``); returns the name.
+
+        Parameters
+        ----------
+        processor : goka.Processor
+            The processor.
+        name : str, optional
+            Its name on the pages (default its group; ``#2``, ... appended when taken).
+        """
         name = self._unique(name or processor.group, self.processors)
         self.processors[name] = processor
         self.collector.processors.append(processor)
         return name
 
     def attach_view(self, view: Any, name: str | None = None) -> str:
-        """Show ``view`` (named after its table unless ``name``); returns the name."""
+        """Show ``view`` (named after its table unless ``name``); returns the name.
+
+        Parameters
+        ----------
+        view : goka.View
+            The view.
+        name : str, optional
+            Its name on the pages (default its table; ``#2``, ... appended when taken).
+        """
         name = self._unique(name or view.table, self.views)
         self.views[name] = view
         self.collector.views.append(view)
         return name
 
     def attach_action(self, action: Action) -> None:
+        """Offer ``action`` on the actions page (``ValueError`` if the name is taken).
+
+        Parameters
+        ----------
+        action : goka.web.Action
+            The action.
+        """
         if action.name in self.actions:
             raise ValueError(f"an action named {action.name!r} is already attached")
         self.actions[action.name] = action
@@ -148,7 +190,21 @@ class WebServer:
 def serve(port: int = 0, *, host: str = "127.0.0.1", processors: Iterable[Any] = (),
           views: Iterable[Any] = (), actions: Iterable[Action] = ()) -> WebServer:
     """Start a :class:`WebServer` for these processors, views and actions; returns it
-    running (``.url``, ``.stop()``)."""
+    running (``.url``, ``.stop()``).
+
+    Parameters
+    ----------
+    port : int
+        TCP port; ``0`` (default) picks a free one (see ``url``).
+    host : str
+        Interface to listen on (default ``127.0.0.1``, this machine only).
+    processors : iterable of goka.Processor
+        Processors shown on the monitor, query and metrics pages.
+    views : iterable of goka.View
+        Views shown on the monitor, query and metrics pages.
+    actions : iterable of goka.web.Action
+        Actions offered on the actions page.
+    """
     return WebServer(port, host=host, processors=processors, views=views, actions=actions).start()
 
 
@@ -200,8 +256,8 @@ class _Handler(BaseHTTPRequestHandler):
             "/": lambda q: self._redirect("/monitor"),
             "/monitor": lambda q: self._send(200, monitor_page()),
             "/api/stats": lambda q: self._json(snapshot(list(app.processors.items()), list(app.views.items()))),
-            "/query": lambda q: self._send(200, query_page(app.sources(), q.get("source"), q.get("key"))),
-            "/api/query": lambda q: self._json(lookup(app.sources(), q.get("source", ""), q.get("key", ""))),
+            "/query": lambda q: self._send(200, query_page(app.sources(), q.get("source"), q.get("key"), app.locate)),
+            "/api/query": lambda q: self._json(lookup(app.sources(), q.get("source", ""), q.get("key", ""), app.locate)),
             "/actions": lambda q: self._send(200, actions_page(app.actions.values())),
             "/api/actions": lambda q: self._json([a.status() for a in app.actions.values()]),
             "/metrics": lambda q: self._send(200, generate_latest(app.registry), CONTENT_TYPE_LATEST),

@@ -138,9 +138,12 @@ def table_of(cluster: EmbeddedCluster, path: Path, expected: dict[str, list[str]
 def test_help_lists_commands() -> None:
     out = goka_cmd("--help")
     assert out.returncode == 0
-    for command in ("demo", "run", "get", "emit", "tail"):
+    for command in ("demo", "run", "get", "emit", "tail", "topics"):
         assert re.search(rf"^\s+{command}\s", out.stdout, re.M), out.stdout
     assert "MODULE:ATTR" in goka_cmd("run", "--help").stdout
+    topics_help = goka_cmd("topics", "create", "--help").stdout
+    assert "--partitions N" in topics_help and "--table" in topics_help and "-X KEY=VALUE" in topics_help
+    assert "\n  goka topics describe clicks-table\n" in topics_help  # one example a line
     assert goka_cmd("nosuch").returncode == 2
     from importlib.metadata import entry_points
 
@@ -323,3 +326,51 @@ def test_progress_bar_on_a_terminal_and_log_lines_otherwise(caplog: pytest.LogCa
         "recovering clicks-table (processor clicks): 1/2 partitions, 200/300 records (67%); p0 99/200",
         "recovered clicks-table (processor clicks): partitions 0,1, 300 records in 2.0 s",
     ]
+
+
+def test_query_page_names_the_worker_holding_the_key(cluster: EmbeddedCluster, tmp_path: Path,
+                                                      wait_for: Any) -> None:
+    """``goka run --web``: a worker's query page, asked for a key of a partition another
+    worker holds, links to that worker's page, which answers."""
+    expected = emit_events(cluster, range(40))
+    run = GokaRun(tmp_path, "app:group", "--brokers", cluster.brokers, "--workers", "2", "--web", "0")
+    try:
+        def split() -> bool:
+            held = run.holding()
+            return len(held) == 2 and all(held.values()) and held[0] | held[1] == {0, 1, 2, 3}
+
+        wait_for(split, TIMEOUT, "both workers to hold partitions")
+        assert len(re.findall(r"\[worker-\d\] goka\.processor: group ids: joining, waiting for partitions of events",
+                              run.text())) == 2, run.text()  # not silent while the join waits
+        urls = {int(w): u for w, u in re.findall(r"\[worker-(\d+)\] goka\.\S+: web monitor at (http://\S+)",
+                                                    run.text())}
+        assert set(urls) == {0, 1}, run.text()
+        held = run.holding()
+        key = next(k for k in expected if goka.hash.goka(k, 4) in held[1])
+
+        def ask(url: str, path: str) -> str:
+            with urllib.request.urlopen(url.rstrip("/") + path, timeout=5) as resp:
+                return resp.read().decode()
+
+        def pointed() -> bool:
+            return json.loads(ask(urls[0], f"/api/query?source=ids&key={key}"))["held_by"] is not None
+
+        wait_for(pointed, TIMEOUT, "worker 0 to know who holds the key")
+        found = json.loads(ask(urls[0], f"/api/query?source=ids&key={key}"))
+        assert found["found"] is False
+        assert found["error"].startswith(f"PartitionNotHeldError: group 'ids': key '{key}' is in partition "
+                                         f"{goka.hash.goka(key, 4)}, which this instance does not hold")
+        assert found["error"].endswith(f"; it is held by {urls[1]}")
+        assert found["held_by"] == f"{urls[1].rstrip('/')}/query?source=ids&key={key}"
+        page = ask(urls[0], f"/query?source=ids&key={key}")
+        assert 'id="held-by"' in page and urls[1].rstrip("/") in page
+        answer = json.loads(ask(urls[1], f"/api/query?source=ids&key={key}"))
+        assert answer["found"] and json.loads(answer["value"]) == sorted(expected[key])
+        own = next(k for k in expected if goka.hash.goka(k, 4) in held[0])
+        mine = json.loads(ask(urls[0], f"/api/query?source=ids&key={own}"))
+        assert mine["found"] and mine["held_by"] is None
+        run.proc.send_signal(signal.SIGTERM)
+        assert run.wait() == 0, run.text()[-3000:]
+        assert not list((tmp_path / "state" / ".web").glob("*.json"))  # removed at stop
+    finally:
+        run.kill()

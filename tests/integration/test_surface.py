@@ -329,9 +329,11 @@ def test_processor_stopped_during_recovery_is_not_recovered(embedded_cluster, tm
     answers: list[bool] = []
     waiter = threading.Thread(target=lambda: answers.append(proc.wait_recovered()))
     waiter.start()
-    wait_for(lambda: proc.state in ("starting", "recovering"), 10, "the processor to start")
-    assert proc.wait_recovered(0.2) is False
-    proc.stop()
+    try:
+        wait_for(lambda: proc.state in ("starting", "joining", "recovering"), 10, "the processor to start")
+        assert proc.wait_recovered(0.2) is False
+    finally:
+        proc.stop()
     waiter.join(10)
     assert not waiter.is_alive() and answers == [False]  # woken, and not told "recovered"
     assert proc.wait_recovered(1) is False and proc.state == "stopped"

@@ -181,6 +181,9 @@ def connection(group: goka.GroupGraph) -> None:
         reveal_type(tm.partitions("t"))  # R: list[int]
         reveal_type(tm.topics())  # R: list[str]
         reveal_type(tm.ensure_table("t", 4))  # R: None
+        reveal_type(tm.describe("t"))  # R: goka.topics.TopicDescription
+        reveal_type(tm.describe("t").high_watermarks)  # R: dict[int, int]
+        reveal_type(tm.describe("t").compacted)  # R: bool | None
         tm.ensure_stream("t", "4")  # E: arg-type
 
 

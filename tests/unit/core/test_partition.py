@@ -663,6 +663,8 @@ def test_failed_message_coalesced(partition: ModuleType) -> None:
     s.pp.emit(TABLE, b"a", b"1", {"h": "v"})  # the record now has headers
     with pytest.raises(ProcessingError):
         s.pp.process(Msg(IN, 1, b"a", b"s2;d;f"))
+    (record,) = [r for recs in s.pp.outbox.values() for r in recs if r["key"] == b"a"]
+    assert record["offset"] == 0  # restored: not the failed message's offset 1
     with pytest.raises(ProcessingError):
         s.pp.process(Msg(IN, 2, b"b", b"s3;s4;f"))
     s.pp.process(Msg(IN, 3, b"b", b"s5"))
