@@ -44,10 +44,12 @@ from goka.graph import (
     Loop,
     Output,
     Persist,
+    Timer,
     Visitor,
     define_group,
     group_loop,
     group_table,
+    group_timers,
 )
 from goka.kafka import Kafka
 from goka.options import NilHandling, Offset
@@ -93,6 +95,7 @@ __all__ = (
     "Retry",
     "Skip",
     "StorageError",
+    "Timer",
     "TopicManager",
     "UndeclaredTopicError",
     "View",
@@ -102,6 +105,7 @@ __all__ = (
     "define_group",
     "group_loop",
     "group_table",
+    "group_timers",
     "hash",
 )
 

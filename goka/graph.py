@@ -26,12 +26,15 @@ __all__ = [
     "Lookup",
     "Persist",
     "Visitor",
+    "Timer",
     "GroupGraph",
     "define_group",
     "group_table",
     "group_loop",
+    "group_timers",
     "TABLE_SUFFIX",
     "LOOP_SUFFIX",
+    "TIMERS_SUFFIX",
 ]
 
 Stream = NewType("Stream", str)
@@ -40,6 +43,7 @@ Group = NewType("Group", str)
 
 TABLE_SUFFIX = "-table"
 LOOP_SUFFIX = "-loop"
+TIMERS_SUFFIX = "-timers"
 
 #: ``callback(ctx, msg)``; ctx is a :class:`goka.Context`
 Callback = Callable[[Any, Any], None]
@@ -65,6 +69,17 @@ def group_loop(group: str) -> str:
         The group name.
     """
     return group + LOOP_SUFFIX
+
+
+def group_timers(group: str) -> str:
+    """The timer topic of ``group``: ``"<group>-timers"`` (see :class:`Timer`).
+
+    Parameters
+    ----------
+    group : str
+        The group name.
+    """
+    return group + TIMERS_SUFFIX
 
 
 def _check_codec(codec: object, edge: str) -> None:
@@ -269,6 +284,37 @@ class Persist(Edge):
         return f"Persist({self.codec!r})"
 
 
+class Timer(Edge):
+    """The group's timers: ``ctx.schedule(value, at=... | delay=...)`` in any callback makes
+    ``callback(ctx, value)`` run for the current key once the wall clock passes the due time.
+
+    Pending timers live in local storage and in the compacted, co-partitioned topic
+    ``<group>-timers``; they survive restarts and rebalances (see :mod:`goka._core.timers`
+    for the record layout). A timer callback that raises stops the processor (the timer
+    stays pending and fires again after a restart).
+
+    Parameters
+    ----------
+    codec : goka.codec.Codec
+        Encodes and decodes the scheduled values.
+    callback : callable
+        ``callback(ctx, value) -> None``: ``ctx`` is a :class:`goka.Context` for the
+        timer's key (``ctx.topic`` is ``<group>-timers``, ``ctx.timestamp`` the due time),
+        ``value`` the scheduled value.
+    """
+
+    __slots__ = ("callback",)
+
+    def __init__(self, codec: Any, callback: Callback) -> None:
+        _check_codec(codec, "Timer")
+        _check_callback(callback, "Timer")
+        super().__init__("", codec)
+        self.callback = callback
+
+    def __repr__(self) -> str:
+        return f"Timer({self.codec!r})"
+
+
 class Visitor:
     """A named callback run for every key of the table by ``Processor.visit_all``.
 
@@ -316,6 +362,8 @@ class GroupGraph:
         The group table's edge.
     visitors : dict of str to goka.Visitor
         Visitors by name.
+    timer : goka.Timer or None
+        The timer edge.
     """
 
     def __init__(
@@ -328,6 +376,7 @@ class GroupGraph:
         lookups: dict[str, Lookup],
         persist: Persist | None,
         visitors: dict[str, Visitor],
+        timer: Timer | None = None,
     ) -> None:
         self.group = group
         self.inputs = inputs
@@ -339,6 +388,8 @@ class GroupGraph:
         self.visitors = visitors
         self.table_topic = group_table(group)
         self.loop_topic = group_loop(group)
+        self.timer = timer
+        self.timer_topic = group_timers(group)
 
     @property
     def input_topics(self) -> list[str]:
@@ -369,6 +420,8 @@ class GroupGraph:
             out[self.loop_topic] = self.loop.codec
         if self.persist is not None:
             out[self.table_topic] = self.persist.codec
+        if self.timer is not None:
+            out[self.timer_topic] = self.timer.codec
         return out
 
     def edge_of(self, topic: str) -> str:
@@ -386,6 +439,8 @@ class GroupGraph:
             return "Loop"
         if self.persist is not None and topic == self.table_topic:
             return "Persist"
+        if self.timer is not None and topic == self.timer_topic:
+            return "Timer"
         for kind, edges in (("Output", self.outputs), ("Join", self.joins), ("Lookup", self.lookups)):
             if topic in edges:
                 return kind
@@ -398,6 +453,8 @@ class GroupGraph:
             edges.append(self.loop)
         if self.persist is not None:
             edges.append(self.persist)
+        if self.timer is not None:
+            edges.append(self.timer)
         return f"define_group({self.group!r}, {', '.join(map(repr, edges))})"
 
 
@@ -426,6 +483,7 @@ def define_group(group: str, *edges: Edge | Inputs | Visitor) -> GroupGraph:
     visitors: dict[str, Visitor] = {}
     loops: list[Loop] = []
     persists: list[Persist] = []
+    timers: list[Timer] = []
     table, loop_topic = group_table(group), group_loop(group)
 
     flat: list[Edge | Visitor] = []
@@ -434,8 +492,9 @@ def define_group(group: str, *edges: Edge | Inputs | Visitor) -> GroupGraph:
 
     consumed: set[str] = set()
     for edge in flat:
-        if isinstance(edge, (Input, Output, Join, Lookup)) and edge.topic in (table, loop_topic):
-            hint = "Persist" if edge.topic == table else "Loop"
+        if isinstance(edge, (Input, Output, Join, Lookup)) and edge.topic in (table, loop_topic,
+                                                                              group_timers(group)):
+            hint = "Persist" if edge.topic == table else "Loop" if edge.topic == loop_topic else "Timer"
             raise GroupError(
                 f"group {group!r}: {type(edge).__name__} names the group's own topic "
                 f"{edge.topic!r}; use {hint} instead"
@@ -460,6 +519,8 @@ def define_group(group: str, *edges: Edge | Inputs | Visitor) -> GroupGraph:
             loops.append(edge)
         elif isinstance(edge, Persist):
             persists.append(edge)
+        elif isinstance(edge, Timer):
+            timers.append(edge)
         elif isinstance(edge, Visitor):
             if edge.name in visitors:
                 raise GroupError(f"group {group!r}: visitor {edge.name!r} defined twice")
@@ -473,6 +534,8 @@ def define_group(group: str, *edges: Edge | Inputs | Visitor) -> GroupGraph:
         raise GroupError(f"group {group!r}: more than one Loop edge")
     if len(persists) > 1:
         raise GroupError(f"group {group!r}: more than one Persist edge")
+    if len(timers) > 1:
+        raise GroupError(f"group {group!r}: more than one Timer edge")
     if visitors and not persists:
         raise GroupError(f"group {group!r}: visitors {sorted(visitors)} need a Persist edge")
     own = {*consumed, table, loop_topic}
@@ -491,4 +554,5 @@ def define_group(group: str, *edges: Edge | Inputs | Visitor) -> GroupGraph:
         lookups,
         persists[0] if persists else None,
         visitors,
+        timers[0] if timers else None,
     )

@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 
 from goka import codec as _codec
 from goka._core._dispatch_py import Headers, Sink, TableAccess
+from goka._core.timers import due_ms as _due_ms
 from goka.errors import CodecError, ProcessingError, UndeclaredTopicError
 from goka.options import NilHandling
 
@@ -446,6 +447,37 @@ cdef class Context:
         """
         return self._d.sink.defer()
 
+    # -- timers (off the per-message path; see the twin) ----------------------------------
+    def schedule(self, value, *, at=None, delay=None):
+        """Run the group's ``Timer`` callback with ``(ctx, value)`` for the current key once
+        the wall clock passes the due time. One timer per key and due time: scheduling it
+        again replaces its value.
+
+        Parameters
+        ----------
+        value : any
+            Handed to the timer callback; encoded with the ``Timer`` edge's codec.
+        at : datetime.datetime, optional
+            The due time, timezone-aware.
+        delay : datetime.timedelta, optional
+            The due time as a delay from now (the processor's wall clock; the tester's clock
+            in the tester). Give exactly one of ``at`` and ``delay``.
+        """
+        d = self._d
+        timers = d.timers
+        if timers is None:
+            raise UndeclaredTopicError(f"group {d.group!r} has no Timer edge: cannot schedule")
+        due = _due_ms(timers.clock(), at, delay)
+        timers.schedule(self._kbytes, due, d._encode(d.timer_codec, value, timers.topic, self))
+
+    def cancel_timers(self):
+        """Drop the current key's pending timers; returns how many there were."""
+        d = self._d
+        timers = d.timers
+        if timers is None:
+            raise UndeclaredTopicError(f"group {d.group!r} has no Timer edge: cannot cancel timers")
+        return timers.cancel(self._kbytes)
+
 
 @cython.final
 cdef class _Route:
@@ -476,6 +508,8 @@ cdef class Dispatcher:
     cdef readonly object nil_handling
     cdef readonly dict routes
     cdef readonly Context ctx
+    cdef public object timers
+    cdef readonly object timer_codec
     cdef dict _routes
     cdef int _nil
     cdef object _table_get
@@ -517,6 +551,8 @@ cdef class Dispatcher:
         self._table_set = getattr(self.table, "set", None) if self.table is not None else None
         self._emit = getattr(sink, "emit", None)
         self.ctx = Context(self)
+        self.timers = None
+        self.timer_codec = graph.timer.codec if graph.timer is not None else None
 
     cdef inline object _sink_emit(self, topic, key, data, headers):
         if self._emit is not None:
@@ -591,6 +627,23 @@ cdef class Dispatcher:
         ctx._raw_headers = None
         ctx._headers = None
         self._call(visitor.callback, ctx, meta)
+
+    def fire(self, key, data, due):
+        """Run the Timer callback for ``key`` with the decoded ``data``, due at ``due`` (ms)."""
+        timer = self.graph.timer
+        if timer is None:
+            raise UndeclaredTopicError(f"group {self.group!r} has no Timer edge")
+        topic = self.graph.timer_topic
+        msg = self._decode(timer.codec, data, topic, -1, key)
+        cdef Context ctx = self.ctx
+        ctx._topic = topic
+        ctx._kbytes = key
+        ctx._key = None
+        ctx._offset = -1
+        ctx._ts = due
+        ctx._raw_headers = None
+        ctx._headers = None
+        self._call(timer.callback, ctx, msg)
 
     cdef object _decode(self, codec, value, topic, offset, key):
         try:

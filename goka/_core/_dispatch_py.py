@@ -19,9 +19,10 @@ for ``ctx.fail`` has ``by_fail`` set: it stops the processor whatever the policy
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
+from goka._core.timers import due_ms
 from goka.errors import CodecError, ProcessingError, UndeclaredTopicError
 from goka.graph import GroupGraph
 from goka.options import NilHandling
@@ -301,6 +302,37 @@ class Context:
         """
         return self._d.sink.defer()
 
+    # -- timers -----------------------------------------------------------------------
+    def schedule(self, value: Any, *, at: datetime | None = None, delay: timedelta | None = None) -> None:
+        """Run the group's ``Timer`` callback with ``(ctx, value)`` for the current key once
+        the wall clock passes the due time. One timer per key and due time: scheduling it
+        again replaces its value.
+
+        Parameters
+        ----------
+        value : any
+            Handed to the timer callback; encoded with the ``Timer`` edge's codec.
+        at : datetime.datetime, optional
+            The due time, timezone-aware.
+        delay : datetime.timedelta, optional
+            The due time as a delay from now (the processor's wall clock; the tester's clock
+            in the tester). Give exactly one of ``at`` and ``delay``.
+        """
+        d = self._d
+        timers = d.timers
+        if timers is None:
+            raise UndeclaredTopicError(f"group {d.group!r} has no Timer edge: cannot schedule")
+        due = due_ms(timers.clock(), at, delay)
+        timers.schedule(self._kbytes, due, d.encode(d.timer_codec, value, timers.topic, self))
+
+    def cancel_timers(self) -> int:
+        """Drop the current key's pending timers; returns how many there were."""
+        d = self._d
+        timers = d.timers
+        if timers is None:
+            raise UndeclaredTopicError(f"group {d.group!r} has no Timer edge: cannot cancel timers")
+        return timers.cancel(self._kbytes)  # type: ignore[no-any-return]
+
 
 def _header_bytes(value: object) -> bytes:
     if value is None:
@@ -314,7 +346,8 @@ class Dispatcher:
     """Runs callbacks for one partition of a group (see the module docstring)."""
 
     __slots__ = ("graph", "group", "partition", "table", "table_codec", "table_topic", "loop_topic",
-                 "loop_codec", "outputs", "joins", "lookups", "sink", "nil_handling", "routes", "ctx")
+                 "loop_codec", "outputs", "joins", "lookups", "sink", "nil_handling", "routes", "ctx",
+                 "timers", "timer_codec")
 
     def __init__(
         self,
@@ -355,6 +388,9 @@ class Dispatcher:
         if graph.loop is not None:
             self.routes[graph.loop_topic] = (graph.loop.codec, graph.loop.callback)
         self.ctx = Context(self)
+        #: the partition's :class:`goka._core.timers.Timers`, set by the runtime (Timer edge)
+        self.timers: Any = None
+        self.timer_codec = graph.timer.codec if graph.timer is not None else None
 
     def encode(self, codec: Any, value: Any, topic: str, ctx: Context) -> bytes:
         try:
@@ -418,6 +454,23 @@ class Dispatcher:
         ctx._raw_headers = None
         ctx._headers = None
         self._call(visitor.callback, ctx, meta)
+
+    def fire(self, key: bytes, data: bytes, due: int) -> None:
+        """Run the Timer callback for ``key`` with the decoded ``data``, due at ``due`` (ms)."""
+        timer = self.graph.timer
+        if timer is None:
+            raise UndeclaredTopicError(f"group {self.group!r} has no Timer edge")
+        topic = self.graph.timer_topic
+        msg = self._decode(timer.codec, data, topic, -1, key)
+        ctx = self.ctx
+        ctx._topic = topic
+        ctx._kbytes = key
+        ctx._key = None
+        ctx._offset = -1
+        ctx._ts = due
+        ctx._raw_headers = None
+        ctx._headers = None
+        self._call(timer.callback, ctx, msg)
 
     def _decode(self, codec: Any, value: bytes | None, topic: str, offset: int, key: bytes | None) -> Any:
         try:

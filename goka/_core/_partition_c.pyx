@@ -31,6 +31,7 @@ from collections import deque
 
 from goka._core.dispatch import Dispatcher  # a module global: the bench swaps it per twin
 from goka._core.failure import handle_failure, policies_of
+from goka._core.timers import Timers, TimerUndo
 from goka.errors import ProcessingError, ProduceError
 
 __all__ = ["PartitionProcessor", "Ticket", "Generation", "TableCache", "BatchAck", "process_batch"]
@@ -234,19 +235,23 @@ cdef class BatchAck:
     cdef public Generation gen
     cdef public Py_ssize_t remaining
     cdef public dict outbox
+    cdef public Generation tgen
 
     def __init__(self, PartitionProcessor pp, list tickets, Generation gen, Py_ssize_t reports,
-                 dict outbox=None):
+                 dict outbox=None, *, Generation tgen=None):
         cdef Ticket ticket
         self.pp = pp
         self.tickets = tickets
         self.gen = gen
         self.remaining = reports
         self.outbox = outbox
+        self.tgen = tgen
         for ticket in tickets:
             ticket.pending += 1
         if gen is not None:
             gen.pending += 1
+        if tgen is not None:
+            tgen.pending += 1
 
     def ack(self, err, msg):
         cdef PartitionProcessor pp
@@ -261,6 +266,10 @@ cdef class BatchAck:
             offset = msg.offset()
             if offset > gen.offset:
                 gen.offset = offset
+        elif self.tgen is not None and msg.topic() == self.pp.timer_topic:
+            offset = msg.offset()
+            if offset > self.tgen.offset:
+                self.tgen.offset = offset
         self.remaining -= 1
         if self.remaining == 0:
             self.outbox = None  # (with one report per partition, a record holds this ack)
@@ -268,6 +277,8 @@ cdef class BatchAck:
                 ticket.pending -= 1
             if gen is not None:
                 gen.pending -= 1
+            if self.tgen is not None:
+                self.tgen.pending -= 1
 
     def error(self, err, msg):
         """The error of a failed delivery: where the record went, its key, and the input
@@ -366,6 +377,8 @@ cdef class PartitionProcessor:
     cdef public object sleep
     cdef public dict skipped
     cdef public dict dead_lettered
+    cdef public object timer_topic
+    cdef public object timers
     cdef list _undo
     cdef dict _changelog
     cdef long long _offset
@@ -377,7 +390,8 @@ cdef class PartitionProcessor:
     cdef object _dispatch
 
     def __init__(self, graph, partition, *, produce_batch, partitions_of, hasher, fail, storage,
-                 joins, lookups, nil_handling, ack_each=True, coalesce=False, on_error=None, sleep=None):
+                 joins, lookups, nil_handling, ack_each=True, coalesce=False, on_error=None, sleep=None,
+                 timer_storage=None, clock=None):
         self.graph = graph
         self.group = graph.group
         self.partition = partition
@@ -412,6 +426,12 @@ cdef class PartitionProcessor:
         self._offset = -1
         self._multi = len(graph.consumed_topics) > 1
         self._topic = None if self._multi else graph.consumed_topics[0]
+        self.timer_topic = graph.timer_topic
+        self.timers = None
+        if graph.timer is not None and timer_storage is not None:
+            self.timers = Timers(graph.timer_topic, timer_storage, self.emit_own, self._undo.append,
+                                 clock, Generation, group=self.group, partition=partition)
+            self.dispatcher.timers = self.timers
 
     # -- the dispatcher's sink -----------------------------------------------------------
     def emit(self, topic, key, value, headers):
@@ -460,6 +480,17 @@ cdef class PartitionProcessor:
         else:
             self.produced[topic] = <object>found + 1
 
+    def emit_own(self, topic, key, value):
+        """Add a record for this partition of ``topic`` to the batch outbox (see the twin)."""
+        slot = (topic, self.partition)
+        records = self.outbox.get(slot)
+        if records is None:
+            records = self.outbox[slot] = []
+        records.append({"key": key, "value": value, "offset": -1})
+        self._undo.append(slot)
+        self.outbox_size += 1
+        self.produced[topic] = self.produced.get(topic, 0) + 1
+
     def _current_topic(self):
         return self.current.topic if self.current is not None else None
 
@@ -488,6 +519,8 @@ cdef class PartitionProcessor:
             entry = undo[i]
             if type(entry) is _Done:
                 (<_Done>entry).cancel()
+            elif type(entry) is TimerUndo:
+                entry.undo()
             elif len(entry) == 2:
                 records = self.outbox[entry]
                 record = records.pop()
@@ -601,7 +634,8 @@ cdef class PartitionProcessor:
             outbox, self.outbox, self.outbox_size = self.outbox, {}, 0
             self._changelog.clear()
             PyList_Clear(self._undo)
-            ack = BatchAck(self, list(self.open.values()), gen, reports, outbox).ack
+            tgen = self.timers.seal() if self.timers is not None else None
+            ack = BatchAck(self, list(self.open.values()), gen, reports, outbox, tgen=tgen).ack
             try:
                 for (topic, partition), records in outbox.items():
                     if self.ack_each:
@@ -617,12 +651,48 @@ cdef class PartitionProcessor:
         if self.table is not None:
             self.table.seal()
 
+    def fire_timers(self, now=None):
+        """Run the callbacks of the timers due at ``now`` as one batch (see the twin)."""
+        timers = self.timers
+        if timers is None:
+            return 0
+        due = timers.due(timers.clock() if now is None else now)
+        if not due:
+            return 0
+        ticket = Ticket(self, self.timer_topic)
+        self.open[self.timer_topic] = ticket
+        self._offset = -1  # a timer's records name no input message
+        fired = []
+        try:
+            for i, timer in enumerate(due):
+                PyList_Clear(self._undo)
+                if self.table is not None:
+                    PyList_Clear(self.table.undo)
+                self.current = ticket
+                try:
+                    self.dispatcher.fire(timer[1][8:], timer[2], timer[0])
+                except BaseException:
+                    self.rollback()
+                    for rest in due[i:]:
+                        timers.unfire(rest)
+                    raise
+                finally:
+                    self.current = None
+                fired.append(timer[1])
+        finally:
+            timers.fired.append((ticket, fired))
+            timers.fired_count += len(fired)
+            self.end_batch()
+        return len(fired)
+
     def advance(self):
         """Flush acknowledged table generations; return the offsets now committable."""
         cdef long long last, offset
         cdef Ticket head
         if self.table is not None:
             self.table.flush()
+        if self.timers is not None and self.timers.bury(_ticket_done):
+            self.end_batch()
         for topic, tickets in self.tickets.items():
             last = -1
             while tickets:
@@ -639,7 +709,7 @@ cdef class PartitionProcessor:
 
     def in_flight(self):
         return (sum(len(t) for t in self.tickets.values()) + (self.table.unflushed if self.table else 0)
-                + self.outbox_size)
+                + self.outbox_size + (self.timers.in_flight() if self.timers is not None else 0))
 
     def get(self, key):
         """The table value of ``key``; safe from any thread (see :meth:`TableCache.peek`)."""
@@ -661,7 +731,12 @@ cdef class PartitionProcessor:
             "skipped": dict(self.skipped),
             "dead_lettered": dict(self.dead_lettered),
             "in_flight": self.in_flight(),
+            **({"timers": self.timers.stats()} if self.timers is not None else {}),
         }
+
+
+def _ticket_done(Ticket ticket):
+    return ticket.pending == 0
 
 
 def _sleep(seconds):

@@ -39,6 +39,7 @@ from typing import Any
 
 from goka._core.dispatch import Dispatcher  # a module global: the bench swaps it per twin
 from goka._core.failure import handle_failure, policies_of
+from goka._core.timers import Timers, TimerUndo
 from goka.errors import ProcessingError, ProduceError
 from goka.graph import GroupGraph
 from goka.options import NilHandling
@@ -226,19 +227,23 @@ class BatchAck:
     so that a failed delivery can name the input message that produced the record.
     """
 
-    __slots__ = ("pp", "tickets", "gen", "remaining", "outbox")
+    __slots__ = ("pp", "tickets", "gen", "remaining", "outbox", "tgen")
 
     def __init__(self, pp: PartitionProcessor, tickets: list[Ticket], gen: Generation | None,
-                 reports: int, outbox: dict[tuple[str, int], list[dict[str, Any]]] | None = None) -> None:
+                 reports: int, outbox: dict[tuple[str, int], list[dict[str, Any]]] | None = None, *,
+                 tgen: Generation | None = None) -> None:
         self.pp = pp
         self.tickets = tickets
         self.gen = gen
         self.remaining = reports
         self.outbox = outbox
+        self.tgen = tgen  # the batch's timer writes (goka.Timer), acknowledged like the table's
         for ticket in tickets:
             ticket.pending += 1
         if gen is not None:
             gen.pending += 1
+        if tgen is not None:
+            tgen.pending += 1
 
     def ack(self, err: Any, msg: Any) -> None:
         if err is not None:
@@ -249,6 +254,10 @@ class BatchAck:
             offset = msg.offset()
             if offset > gen.offset:
                 gen.offset = offset
+        elif self.tgen is not None and msg.topic() == self.pp.timer_topic:
+            offset = msg.offset()
+            if offset > self.tgen.offset:
+                self.tgen.offset = offset
         self.remaining -= 1
         if self.remaining == 0:
             self.outbox = None  # (with one report per partition, a record holds this ack)
@@ -256,6 +265,8 @@ class BatchAck:
                 ticket.pending -= 1
             if gen is not None:
                 gen.pending -= 1
+            if self.tgen is not None:
+                self.tgen.pending -= 1
 
     def error(self, err: Any, msg: Any) -> ProduceError:
         """The error of a failed delivery: where the record went, its key, and the input
@@ -323,6 +334,10 @@ class PartitionProcessor:
     edge's own, else :class:`goka.Fail`). ``sleep(seconds) -> bool`` waits between retries
     and returns ``True`` if the processor is stopping (the retry is then abandoned and the
     message fails).
+
+    ``timer_storage`` (groups with a :class:`goka.Timer` edge): the local storage of this
+    partition of ``<group>-timers``, recovered; ``clock()`` is the wall clock in epoch ms
+    (see :mod:`goka._core.timers`).
     """
 
     def __init__(
@@ -342,6 +357,8 @@ class PartitionProcessor:
         coalesce: bool = False,
         on_error: Any = None,
         sleep: Callable[[float], bool] | None = None,
+        timer_storage: Storage | None = None,
+        clock: Callable[[], int] | None = None,
     ) -> None:
         self.graph = graph
         self.group = graph.group
@@ -378,6 +395,12 @@ class PartitionProcessor:
         self._offset = -1
         self._multi = len(graph.consumed_topics) > 1
         self._topic = None if self._multi else graph.consumed_topics[0]
+        self.timer_topic = graph.timer_topic
+        self.timers: Timers | None = None
+        if graph.timer is not None and timer_storage is not None:
+            self.timers = Timers(graph.timer_topic, timer_storage, self.emit_own, self._undo.append,
+                                 clock, Generation, group=self.group, partition=partition)
+            self.dispatcher.timers = self.timers
 
     # -- the dispatcher's sink -----------------------------------------------------------
     def emit(self, topic: str, key: bytes, value: bytes | None, headers: Any) -> None:
@@ -416,6 +439,19 @@ class PartitionProcessor:
         self.outbox_size += 1
         self.produced[topic] = self.produced.get(topic, 0) + 1
 
+    def emit_own(self, topic: str, key: bytes, value: bytes | None) -> None:
+        """Add a record for this partition of ``topic`` (a co-partitioned topic the group
+        owns, e.g. its timers) to the batch outbox, journaled like :meth:`emit`; it names
+        no input message (its ``offset`` is -1)."""
+        slot = (topic, self.partition)
+        records = self.outbox.get(slot)
+        if records is None:
+            records = self.outbox[slot] = []
+        records.append({"key": key, "value": value, "offset": -1})
+        self._undo.append(slot)
+        self.outbox_size += 1
+        self.produced[topic] = self.produced.get(topic, 0) + 1
+
     def _current_topic(self) -> str | None:
         return self.current.topic if self.current is not None else None
 
@@ -442,6 +478,8 @@ class PartitionProcessor:
             entry = undo[i]
             if type(entry) is _Done:
                 entry.cancel()
+            elif type(entry) is TimerUndo:
+                entry.undo()
             elif len(entry) == 2:  # a record appended to the outbox slot (topic, partition)
                 records = self.outbox[entry]
                 record = records.pop()
@@ -541,7 +579,8 @@ class PartitionProcessor:
             outbox, self.outbox, self.outbox_size = self.outbox, {}, 0
             self._changelog.clear()
             self._undo.clear()
-            ack = BatchAck(self, list(self.open.values()), gen, reports, outbox).ack
+            tgen = self.timers.seal() if self.timers is not None else None
+            ack = BatchAck(self, list(self.open.values()), gen, reports, outbox, tgen=tgen).ack
             try:
                 for (topic, partition), records in outbox.items():
                     if self.ack_each:
@@ -557,10 +596,48 @@ class PartitionProcessor:
         if self.table is not None:
             self.table.seal()
 
+    def fire_timers(self, now: int | None = None) -> int:
+        """Run the callbacks of the timers due at ``now`` (epoch ms; default: the clock), in
+        due order, as one batch of their own; call between batches. A failing callback is
+        rolled back, its timer stays pending, and the error propagates (the processor stops).
+        Returns how many fired."""
+        timers = self.timers
+        if timers is None:
+            return 0
+        due = timers.due(timers.clock() if now is None else now)
+        if not due:
+            return 0
+        ticket = self.open[self.timer_topic] = Ticket(self, self.timer_topic)
+        self._offset = -1  # a timer's records name no input message
+        fired: list[bytes] = []
+        try:
+            for i, timer in enumerate(due):
+                self._undo.clear()
+                if self.table is not None:
+                    self.table.undo.clear()
+                self.current = ticket
+                try:
+                    self.dispatcher.fire(timer[1][8:], timer[2], timer[0])
+                except BaseException:
+                    self.rollback()
+                    for rest in due[i:]:
+                        timers.unfire(rest)
+                    raise
+                finally:
+                    self.current = None
+                fired.append(timer[1])
+        finally:
+            timers.fired.append((ticket, fired))
+            timers.fired_count += len(fired)
+            self.end_batch()
+        return len(fired)
+
     def advance(self) -> dict[str, int]:
         """Flush acknowledged table generations; return the offsets now committable."""
         if self.table is not None:
             self.table.flush()
+        if self.timers is not None and self.timers.bury(_ticket_done):
+            self.end_batch()  # the tombstones of fired timers whose effects are acknowledged
         for topic, tickets in self.tickets.items():
             last = -1
             while tickets and tickets[0].pending == 0 and tickets[0] is not self.open.get(topic):
@@ -573,7 +650,7 @@ class PartitionProcessor:
 
     def in_flight(self) -> int:
         return (sum(len(t) for t in self.tickets.values()) + (self.table.unflushed if self.table else 0)
-                + self.outbox_size)
+                + self.outbox_size + (self.timers.in_flight() if self.timers is not None else 0))
 
     def get(self, key: bytes) -> bytes | None:
         """The table value of ``key``; safe from any thread (see :meth:`TableCache.peek`)."""
@@ -595,7 +672,12 @@ class PartitionProcessor:
             "skipped": dict(self.skipped),
             "dead_lettered": dict(self.dead_lettered),
             "in_flight": self.in_flight(),
+            **({"timers": self.timers.stats()} if self.timers is not None else {}),
         }
+
+
+def _ticket_done(ticket: Ticket) -> bool:
+    return ticket.pending == 0
 
 
 def _sleep(seconds: float) -> bool:

@@ -83,6 +83,8 @@ class KafkaProcessor:
             self.topics.ensure_stream(graph.loop_topic, self.num_partitions)
         if graph.persist is not None:
             self.topics.ensure_table(graph.table_topic, self.num_partitions)
+        if graph.timer is not None:  # pending timers: compacted and co-partitioned like the table
+            self.topics.ensure_table(graph.timer_topic, self.num_partitions)
         self._partition_counts: dict[str, int] = {}
         for topic in graph.outputs:
             self._partition_counts[topic] = len(self.topics.partitions(topic))
@@ -308,14 +310,21 @@ class KafkaProcessor:
             if storage is None:
                 storage = self._storages[(topic, partition)] = self.storage_builder.open(topic, partition)
             table = self._tables[(topic, partition)] = PartitionTable(
-                topic, partition, storage, self.proc.update_callback)
+                topic, partition, storage,
+                None if topic == self.graph.timer_topic else self.proc.update_callback)
         return table
 
-    def _state_topics(self) -> list[str]:
-        topics = list(self.graph.joins)
+    def _own_topics(self) -> list[str]:
+        """The topics of the state each active partition owns: group table, timers."""
+        topics = []
         if self.graph.persist is not None:
             topics.append(self.graph.table_topic)
+        if self.graph.timer is not None:
+            topics.append(self.graph.timer_topic)
         return topics
+
+    def _state_topics(self) -> list[str]:
+        return list(self.graph.joins) + self._own_topics()
 
     def _recover_ahead(self) -> None:
         """Before joining: bring every table and join partition up to date once; with hot
@@ -344,7 +353,7 @@ class KafkaProcessor:
         if self.proc.on_rebalance is not None:
             self.proc.on_rebalance({p: -1 for p in parts})
         self.state = "recovering"
-        own = [self._table(self.graph.table_topic, p) for p in parts] if self.graph.persist else []
+        own = [self._table(t, p) for t in self._own_topics() for p in parts]
         joins = [self._table(t, p) for t in self.graph.joins for p in parts]
         if self._follower is not None and self.proc.hot_standby:
             self._follower.remove(own)  # one writer: the active partition takes the table over
@@ -385,13 +394,15 @@ class KafkaProcessor:
     def _partition_processor(self, p: int) -> PartitionProcessor:
         graph = self.graph
         storage = self._table(graph.table_topic, p).storage if graph.persist is not None else None
+        timer_storage = self._table(graph.timer_topic, p).storage if graph.timer is not None else None
         joins = {t: self._table(t, p).storage.get for t in graph.joins}
         lookups = {t: view.get for t, view in self.lookups.items()}
         return PartitionProcessor(
             graph, p, produce_batch=self._produce_batch, partitions_of=self._partitions_of,
             hasher=self.proc.hasher, fail=self.fail, storage=storage, joins=joins, lookups=lookups,
             nil_handling=self.proc.nil_handling, ack_each=not delivers_in_order(self.proc.producer_config),
-            coalesce=self.proc.coalesce_changelog, on_error=self.proc.on_error, sleep=self._stop.wait)
+            coalesce=self.proc.coalesce_changelog, on_error=self.proc.on_error, sleep=self._stop.wait,
+            timer_storage=timer_storage)
 
     def _produce(self, topic: str, value: bytes | None, key: bytes, partition: int, headers: Any,
                  on_delivery: Callable[[Any, Any], None] | None, record: Any = None) -> None:
@@ -489,7 +500,7 @@ class KafkaProcessor:
         if self.state != "stopping":  # a stopping processor drained just before closing
             self._drain()
         self._commit(sync=True)
-        own = []
+        own: list[PartitionTable] = []
         for p in parts:
             pp = self.partitions.pop(p, None)
             if pp is None:
@@ -498,8 +509,7 @@ class KafkaProcessor:
                 for topic, off in pp.committable.items():
                     if off > pp.committed.get(topic, -1):
                         self._refused[(topic, p)] = off
-            if self.graph.persist is not None:
-                own.append(self._table(self.graph.table_topic, p))
+            own.extend(self._table(t, p) for t in self._own_topics())
         if self._follower is not None:
             joins = [self._tables[(t, p)] for t in self.graph.joins for p in parts if (t, p) in self._tables]
             if self.proc.hot_standby:
@@ -529,6 +539,9 @@ class KafkaProcessor:
         log.warning("group %s: consumer error (%s, retrying): %s", self.group, err.name(), err.str())
 
     def _advance(self) -> None:
+        if self.graph.timer is not None:  # between batches: due timers fire on this thread
+            for pp in self.partitions.values():
+                pp.fire_timers()
         for pp in self.partitions.values():
             pp.advance()
         if time.monotonic() - self._last_commit >= COMMIT_INTERVAL:

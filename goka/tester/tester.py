@@ -22,6 +22,11 @@ record is in its topic's queue); ``Retry`` calls the callback again at once (the
 does not wait). Once a processor has failed, writing to a topic it consumed raises
 :class:`goka.ProcessorStoppedError` (the message is in the queue, but nothing will process
 it) until a new processor of that group is created.
+
+Time: the tester has its own wall clock, set to the real time when it is created and moved
+only by :meth:`Tester.advance_time`, which fires the timers (``goka.Timer``) that fall due,
+in due order, each with its effects and its timer's removal committed together. Record
+timestamps default to this clock; ``consume(..., timestamp=...)`` sets them.
 """
 from __future__ import annotations
 
@@ -30,10 +35,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from goka._core.dispatch import Dispatcher
 from goka._core.failure import describe, error_headers, policies_of, raw_headers, settle
+from goka._core.timers import Timers
 from goka.errors import GokaError, ProcessingError, ProcessorStoppedError, UndeclaredTopicError
 from goka.keys import key_bytes
 from goka.policy import DeadLetter
@@ -84,6 +91,7 @@ class Tester:
         self._errors: list[BaseException] = []
         self._draining = False
         self._failed: dict[str, list[_TesterProcessor]] = {}  # topic -> failed processors consuming it
+        self._now_ms = int(time.time() * 1000)  # the tester's wall clock (see advance_time)
 
     # -- registration (called by Processor/View/Emitter constructors) --------------------
     def _register_codec(self, topic: str, codec: Any) -> None:
@@ -133,7 +141,7 @@ class Tester:
     def _append(self, topic: str, key: bytes, value: bytes | None, headers: Any,
                 timestamp_ms: int | None = None) -> int:
         if timestamp_ms is None:
-            timestamp_ms = int(time.time() * 1000)
+            timestamp_ms = self._now_ms
         offset = self._queue(topic).append(Record(key, value, _encode_headers(headers), timestamp_ms))
         if topic in self._tables:  # table topics update the shared storage (DefaultUpdate)
             storage = self._storage(topic)
@@ -238,6 +246,53 @@ class Tester:
             timestamp = int(timestamp.timestamp() * 1000)
         self._append(topic, _key_bytes(key), data, headers, timestamp)
         self._drain()
+
+    def now(self) -> datetime:
+        """The tester's wall clock (an aware UTC datetime)."""
+        return datetime.fromtimestamp(self._now_ms / 1000.0, timezone.utc)
+
+    def advance_time(self, delta: timedelta) -> int:
+        """Move the tester's wall clock forward by ``delta`` and fire every timer now due
+        (including timers those callbacks schedule that are due too), in due order, then
+        process everything they caused. The clock stops at each due time while its timer
+        fires, so a callback's ``delay=`` counts from there. Returns how many timers fired;
+        raises the error a timer callback failed with (its processor stops, the timer stays
+        pending, the clock stays at its due time).
+
+        Parameters
+        ----------
+        delta : datetime.timedelta
+            How far to move the clock (not negative).
+        """
+        if not isinstance(delta, timedelta):
+            raise TypeError(f"delta must be a datetime.timedelta, got {type(delta).__name__}")
+        if delta < timedelta(0):
+            raise ValueError(f"the tester's clock cannot go backwards (delta={delta})")
+        target = self._now_ms + int(delta / timedelta(milliseconds=1))
+        fired = 0
+        while True:  # on an error, the clock stays at the failed timer's due time
+            due: list[tuple[int, int, _TesterProcessor]] = []
+            for i, p in enumerate(self._timer_processors()):
+                at = p.timers.next_due() if p.timers is not None else None
+                if at is not None and at <= target:
+                    due.append((at, i, p))
+            if not due:
+                break
+            at, _, proc = min(due, key=lambda d: (d[0], d[1]))
+            self._now_ms = max(self._now_ms, at)  # the clock passes each due time in turn
+            fired += proc._fire_one(self._now_ms)
+            self._drain()
+        self._now_ms = target
+        self._drain()
+        return fired
+
+    def _timer_processors(self) -> list[_TesterProcessor]:
+        procs: dict[int, _TesterProcessor] = {}
+        for subs in self._subscribers.values():
+            for proc in subs:
+                if proc.timers is not None:
+                    procs[id(proc)] = proc
+        return list(procs.values())
 
     def catchup(self) -> None:
         """Process everything still pending."""
@@ -374,7 +429,7 @@ class _TesterProcessor:
         self.dead_lettered: dict[str, int] = {}
         tester._restarted(graph.group)
         for topic, codec in graph.codecs().items():
-            if topic == graph.table_topic or topic in graph.joins or topic in graph.lookups:
+            if topic in (graph.table_topic, graph.timer_topic) or topic in graph.joins or topic in graph.lookups:
                 tester._register_table(topic, codec)
             else:
                 tester._register_codec(topic, codec)
@@ -385,6 +440,13 @@ class _TesterProcessor:
         lookups = {t: self._lookup_getter(t, e.codec) for t, e in graph.lookups.items()}
         self.dispatcher = Dispatcher(graph, 0, _TesterSink(tester, self), table=table, joins=joins,
                                      lookups=lookups, nil_handling=processor.nil_handling)
+        self.timers: Timers | None = None
+        self.timer_journal: list[Any] = []  # the current callback's timer changes (TimerUndo)
+        if graph.timer is not None:
+            self.timers = Timers(graph.timer_topic, tester._storage(graph.timer_topic),
+                                 lambda topic, key, value: self.outbox.append((topic, key, value, None)),
+                                 self.timer_journal.append, lambda: tester._now_ms, group=graph.group)
+            self.dispatcher.timers = self.timers
         for topic in graph.consumed_topics:
             tester._subscribers.setdefault(topic, []).append(self)
 
@@ -396,8 +458,30 @@ class _TesterProcessor:
             return None if data is None else codec.decode(data)
         return get
 
+    def _fire_one(self, now: int) -> int:
+        """Fire the earliest due timer: its effects and its tombstone commit together."""
+        assert self.timers is not None
+        due = self.timers.due(now, 1)
+        if not due:
+            return 0
+        at, tkey, data = due[0]
+        self.timer_journal.clear()
+        try:
+            self.dispatcher.fire(tkey[8:], data, at)
+        except Exception as exc:
+            self._rollback()
+            self.timers.unfire(due[0])
+            self.tester._fail(self, exc)
+            return 0
+        if tkey not in self.timers.pending:  # not scheduled again by its own callback
+            self.outbox.append((self.graph.timer_topic, tkey, None, None))
+        self.timers.fired_count += 1
+        self._commit()
+        return 1
+
     def _deliver(self, topic: str, offset: int, record: Record) -> None:
         def attempt() -> None:
+            self.timer_journal.clear()
             self.dispatcher.process(topic, offset, record.key, record.value, record.timestamp_ms,
                                     record.headers)
             self._commit()
@@ -438,6 +522,7 @@ class _TesterProcessor:
         table storage there)."""
         outbox, self.outbox = self.outbox, []
         self.dones.clear()
+        self.timer_journal.clear()
         if self.table is not None:
             self.table.staged.clear()
         for topic, key, value, headers in outbox:
@@ -446,6 +531,9 @@ class _TesterProcessor:
     def _rollback(self) -> None:
         """The callback raised: discard what it did."""
         self.outbox.clear()
+        for entry in reversed(self.timer_journal):
+            entry.undo()
+        self.timer_journal.clear()
         for done in self.dones:
             done.called = True
         self.dones.clear()
@@ -489,6 +577,7 @@ class _TesterProcessor:
         keys = [k for k, _ in self.tester._storage(self.graph.table_topic).items()]
         visited = 0
         for key in keys:
+            self.timer_journal.clear()
             try:
                 self.dispatcher.visit(name, key, value)
             except Exception as exc:
@@ -502,7 +591,8 @@ class _TesterProcessor:
 
     def stats(self) -> dict[str, Any]:
         return {"group": self.graph.group, "state": self.state, "partitions": [0],
-                "skipped": dict(self.skipped), "dead_lettered": dict(self.dead_lettered)}
+                "skipped": dict(self.skipped), "dead_lettered": dict(self.dead_lettered),
+                **({"timers": self.timers.stats()} if self.timers is not None else {})}
 
 
 class _TesterView:

@@ -113,6 +113,10 @@ class GokaCollector(Collector):
             "committed": GaugeMetricFamily("goka_committed_offset", "Last committed input offset", labels=pt),
             "hwm": GaugeMetricFamily("goka_input_high_watermark", "Input high watermark as last fetched",
                                      labels=pt),
+            "timers": GaugeMetricFamily("goka_pending_timers", "Timers scheduled and not yet fired (goka.Timer)",
+                                        labels=["group", "partition"]),
+            "fired": CounterMetricFamily("goka_fired_timers", "Timers fired since the partition was assigned",
+                                         labels=["group", "partition"]),
             "inflight": GaugeMetricFamily("goka_in_flight_messages",
                                           "Messages processed but not yet acknowledged",
                                           labels=["group", "partition"]),
@@ -156,6 +160,10 @@ class GokaCollector(Collector):
                 for topic in sorted({*entry.get("consumed", {}), *counts}):
                     g[name].add_metric([group, topic, part], counts.get(topic, 0))
             g["inflight"].add_metric([group, part], entry.get("in_flight", 0))
+            timers = entry.get("timers")
+            if timers is not None:
+                g["timers"].add_metric([group, part], timers["pending"])
+                g["fired"].add_metric([group, part], timers["fired"])
         latency = stats.get("latency")
         if latency:
             buckets = [(_le(le), float(count)) for le, count in latency["buckets"]]

@@ -41,6 +41,10 @@ EXPECTED: dict[str, list[str | re.Pattern[str]]] = {
                        "consumer received 8 messages, 0 of them more than once"],
     "10-visit": ["before reset: {'key-0': 5,", "visited 10 values", "after reset: {'key-0': 0,",
                  "one click later: {'key-0': 1,"],
+    "11-timers": ["6 orders, paid: customer-0, customer-2, customer-4",
+                  "reminder for customer-3: order A-3 is still unpaid",
+                  "reminded exactly the unpaid customers: customer-1, customer-3, customer-5",
+                  "paid customers: paid A-0, paid A-2, paid A-4"],
 }
 
 

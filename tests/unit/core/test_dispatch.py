@@ -632,8 +632,8 @@ def test_interface(dispatch: ModuleType) -> None:
     assert sorted(dispatch.__all__) == sorted(py.__all__)
     assert dispatch.Sink is py.Sink and dispatch.TableAccess is py.TableAccess
     assert _public(dispatch.Context) == _public(py.Context) == [
-        "defer_commit", "delete", "emit", "fail", "group", "headers", "join", "key", "lookup", "loopback",
-        "offset", "partition", "set_value", "timestamp", "topic", "value"]
+        "cancel_timers", "defer_commit", "delete", "emit", "fail", "group", "headers", "join", "key", "lookup",
+        "loopback", "offset", "partition", "schedule", "set_value", "timestamp", "topic", "value"]
     assert _public(dispatch.Dispatcher) == _public(py.Dispatcher)
     for cls, ref in [(dispatch.Context, py.Context), (dispatch.Dispatcher, py.Dispatcher)]:
         for name in _public(ref):
