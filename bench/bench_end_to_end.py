@@ -3,7 +3,7 @@
 Plain script, not a test::
 
     python bench/bench_end_to_end.py processor [--messages 400000] [--partitions 4] [--keys 10000] [--coalesce]
-    python bench/bench_end_to_end.py view      [--records 1000000] [--partitions 16]
+    python bench/bench_end_to_end.py view      [--records 1000000] [--partitions 16] [--rounds 2]
     python bench/bench_end_to_end.py emitter   [--messages 400000]
     python bench/bench_end_to_end.py all
 
@@ -96,18 +96,31 @@ def bench_processor(args: argparse.Namespace) -> None:
 
 
 def bench_view(args: argparse.Namespace) -> None:
+    """Recovery of the same table topic, alternating the table reader on per-partition
+    queues read in compiled code (``split``) and on confluent-kafka's ``consume``
+    (``GOKA_SPLIT_TABLE_QUEUES=0``), each round into a fresh LMDB directory."""
     n, parts = args.records, args.partitions
-    with goka.EmbeddedCluster(partitions=parts) as cluster, tempfile.TemporaryDirectory() as path:
+    rates: dict[str, list[float]] = {"split": [], "consume": []}
+    with goka.EmbeddedCluster(partitions=parts) as cluster:
         cluster.create_topic("bench-table", parts)
         fill(cluster.brokers, "bench-table", n, n, parts, value=b"42")
-        view = goka.View(cluster, "bench-table", codec.Int64(), path=path)
-        start = time.perf_counter()
-        view.start()
-        view.wait_recovered()
-        elapsed = time.perf_counter() - start
-        assert view.get("user-0") == 42 and view.get(f"user-{n - 1}") == 42
-        view.stop()
-        print(f"view recovery into LMDB: {n / elapsed:,.0f} records/s ({n:,} records, {elapsed:.2f} s)")
+        for r in range(args.rounds):
+            for mode in (("split", "consume") if r % 2 == 0 else ("consume", "split")):
+                os.environ["GOKA_SPLIT_TABLE_QUEUES"] = "1" if mode == "split" else "0"
+                with tempfile.TemporaryDirectory() as path:
+                    view = goka.View(cluster, "bench-table", codec.Int64(), path=path)
+                    start = time.perf_counter()
+                    view.start()
+                    view.wait_recovered()
+                    elapsed = time.perf_counter() - start
+                    assert view.get("user-0") == 42 and view.get(f"user-{n - 1}") == 42
+                    view.stop()
+                rates[mode].append(n / elapsed)
+                print(f"view recovery into LMDB ({mode}): {n / elapsed:,.0f} records/s "
+                      f"({n:,} records, {elapsed:.2f} s)")
+    os.environ.pop("GOKA_SPLIT_TABLE_QUEUES", None)
+    for mode, values in rates.items():
+        print(f"{mode}: " + " / ".join(f"{v:,.0f}" for v in values) + " records/s")
 
 
 def bench_emitter(args: argparse.Namespace) -> None:
@@ -155,6 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--partitions", type=int, default=None)
     parser.add_argument("--keys", type=int, default=10000)
     parser.add_argument("--coalesce", action="store_true", help="processor: coalesce_changelog=True")
+    parser.add_argument("--rounds", type=int, default=2, help="view: rounds of (split, consume)")
     args = parser.parse_args(argv)
     from goka._core import loaded  # noqa: F401  (report which twins run)
 

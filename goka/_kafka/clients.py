@@ -50,6 +50,7 @@ __all__ = [
     "group_consumer",
     "reader_consumer",
     "producer",
+    "table_queues",
 ]
 
 
@@ -215,13 +216,18 @@ def producer(brokers: Any, *, client_id: str, overrides: Mapping[str, Any] | Non
     }, essential, brokers, overrides, f"producer {client_id}"))
 
 
-_DIRECT = ("rd_kafka_topic_new", "rd_kafka_topic_destroy", "rd_kafka_produce_batch", "rd_kafka_name")
+_DIRECT = ("rd_kafka_topic_new", "rd_kafka_topic_destroy", "rd_kafka_produce_batch", "rd_kafka_name",
+           # the compiled TableQueues (goka._core.tablequeue)
+           "rd_kafka_queue_get_partition", "rd_kafka_queue_forward", "rd_kafka_queue_destroy",
+           "rd_kafka_consume_batch_queue", "rd_kafka_message_destroy", "rd_kafka_queue_io_event_enable",
+           "rd_kafka_err2str")
 _functions: dict[str, int] | None = None
 _looked_up = False
 
 
 def librdkafka_functions() -> dict[str, int] | None:
-    """Addresses of the librdkafka functions the compiled ``DirectProducer`` calls, taken
+    """Addresses of the librdkafka functions the compiled ``DirectProducer`` and
+    ``TableQueues`` call, taken
     from the library confluent-kafka has already loaded (``RTLD_NOLOAD``: never a second
     copy), or None where that can't be established (another confluent-kafka major version,
     a platform without ``RTLD_NOLOAD``, a library not found)."""
@@ -259,3 +265,23 @@ def direct_producer(p: Producer) -> Any:
     if functions is None:
         return _produce_py.DirectProducer(p)
     return DirectProducer(p, functions)
+
+
+def table_queues(c: Consumer) -> Any:
+    """A ``TableQueues`` (``goka._core.tablequeue``) for the table reader consumer ``c``:
+    the compiled twin reads table partitions off their own librdkafka queues where
+    :func:`librdkafka_functions` finds the library and ``GOKA_SPLIT_TABLE_QUEUES`` is not
+    ``0``; the pure twin (and the fallback) leaves every record to ``consume``."""
+    from goka._core import _tablequeue_py
+    from goka._core.tablequeue import TableQueues
+
+    if TableQueues is _tablequeue_py.TableQueues or os.environ.get("GOKA_SPLIT_TABLE_QUEUES", "") == "0":
+        return _tablequeue_py.TableQueues(c)
+    functions = librdkafka_functions()
+    if functions is None:
+        return _tablequeue_py.TableQueues(c)
+    try:
+        return TableQueues(c, functions)
+    except ValueError as exc:
+        logging.getLogger("goka.kafka").debug("table reader on consume(): %s", exc)
+        return _tablequeue_py.TableQueues(c)

@@ -26,6 +26,7 @@ from goka._kafka.clients import (
     TopicPartition,
     consume_available,
     reader_consumer,
+    table_queues,
 )
 from goka.storage import Storage
 
@@ -91,6 +92,13 @@ class PartitionTable:
             self.storage.set_offset(last)
         self.records += len(msgs)
 
+    def apply_pairs(self, pairs: list[tuple[bytes, bytes | None]], last: int) -> None:
+        """Apply a batch of table records given as ``(key, value)`` pairs (all of this
+        partition, in order, the last at offset ``last``; only for tables without an
+        update callback): what :meth:`apply` does for their messages."""
+        self.storage.write_batch(pairs, offset=last)
+        self.records += len(pairs)
+
     def stats(self) -> dict[str, Any]:
         offset = self.storage.get_offset()
         return {"state": self.state, "offset": offset, "hwm": self.hwm, "records": self.records,
@@ -120,6 +128,8 @@ class TableReader:
         #: False from a lost-brokers error until the brokers answer again
         self.connected = True
         self._last_probe = 0.0
+        self._queues: Any = None  # the reader thread's TableQueues
+        self._split: set[tuple[str, int]] = set()  # partitions ever split (they stay split)
 
     # -- called from other threads ------------------------------------------------------
     def start(self) -> None:
@@ -201,7 +211,12 @@ class TableReader:
     def _run(self) -> None:
         consumer = reader_consumer(self._brokers, client_id=self._client_id,
                                    overrides={**(self._config or {}), "error_cb": self._on_error})
+        # partitions of tables without an update callback are read off their own queues
+        # in compiled code where available (goka._core.tablequeue); the others, and
+        # client-wide errors, through consume()
+        queues = None
         try:
+            self._queues = queues = table_queues(consumer)
             while not self._stop.is_set():
                 if self.error is not None:
                     raise self.error
@@ -210,19 +225,36 @@ class TableReader:
                     self._wake.wait(1.0)
                     self._wake.clear()
                     continue
-                msgs = consume_available(consumer, READ_BATCH, 0.1)
+                if len(queues):
+                    # the split partitions first, then the consumer queue: what they held
+                    # was queued before a client error (error_cb) served now, as consume()
+                    # would see it (a partition's end must not mark a reader that just lost
+                    # its brokers connected again)
+                    batches, events = queues.drain(READ_BATCH)
+                    if batches or events:
+                        self.connected = True
+                        self._handle_split(consumer, batches, events)
+                    msgs = consumer.consume(READ_BATCH, 0)
+                else:
+                    msgs = consume_available(consumer, READ_BATCH, 0.1)
+                    batches = events = []
                 if msgs:
                     untrack(msgs)
                     self.connected = True
                     self._handle(consumer, msgs)
-                elif not self.connected:
-                    self._check_reconnected(consumer)
+                elif not (batches or events):
+                    if not self.connected:
+                        self._check_reconnected(consumer)
+                    if len(queues):
+                        queues.wait(0.1)
         except BaseException as exc:  # surfaced to waiters via .error
             log.exception("table reader %s failed", self._client_id)
             self.error = exc
         finally:
             for table, event in self._to_remove:
                 event.set()
+            if queues is not None:
+                queues.close()  # before the consumer closes (rdkafka.h)
             consumer.close()
 
     def _apply_changes(self, consumer: Any) -> None:
@@ -234,6 +266,8 @@ class TableReader:
                     if self._tables.pop((t.topic, t.partition), None) is not None]
             if gone:
                 consumer.incremental_unassign(gone)
+                for tp in gone:
+                    self._queues.remove(tp.topic, tp.partition)
             for table, event in removes:
                 table.state = "idle"
                 event.set()
@@ -267,6 +301,17 @@ class TableReader:
                     offset = low
                 # An offset beyond the end (e.g. a re-created topic) is out of range:
                 # the consumer then resets to the oldest record and re-reads the table.
+                slot = (table.topic, table.partition)
+                if table.update_callback is None:
+                    # split before the assignment: no record of it reaches consume()
+                    if self._queues.add(table.topic, table.partition):
+                        self._split.add(slot)
+                elif slot in self._split:
+                    # librdkafka never forwards a split partition to the consumer queue
+                    # again; goka's readers don't mix the two kinds on one partition
+                    raise RuntimeError(f"table reader {self._client_id}: {table.topic}/{table.partition} "
+                                       "was read without an update callback before; it can't be read "
+                                       "with one by the same reader")
                 assign.append(TopicPartition(table.topic, table.partition, offset))
             if assign:
                 consumer.incremental_assign(assign)
@@ -284,16 +329,34 @@ class TableReader:
                 table.apply(batch)
         for msg in events:
             err = msg.error()
-            if err.code() == KafkaError._PARTITION_EOF:
-                table = tables.get((msg.topic(), msg.partition()))
-                if table is not None:
-                    table.hwm = msg.offset()
-                    if not table.recovered.is_set():
-                        self._recovered(consumer, table, assigned=True)
-            elif err.fatal() or self.fail_on_error:
-                raise RuntimeError(f"table reader {self._client_id}: {err.str()}")
-            else:
-                log.warning("table reader %s: %s", self._client_id, err.str())
+            self._event(consumer, msg.topic(), msg.partition(), err.code(), msg.offset(), err.str(),
+                        err.fatal())
+
+    def _handle_split(self, consumer: Any, batches: list[tuple[str, int, list[tuple[bytes, bytes | None]], int]],
+                      events: list[tuple[str, int, int, int, str]]) -> None:
+        """:meth:`_handle` for what ``TableQueues.drain`` returned."""
+        tables = self._tables
+        for topic, partition, pairs, last in batches:
+            table = tables.get((topic, partition))
+            if table is not None:
+                table.apply_pairs(pairs, last)
+        for topic, partition, code, offset, text in events:
+            self._event(consumer, topic, partition, code, offset, text, False)
+
+    def _event(self, consumer: Any, topic: str | None, partition: int | None, code: int, offset: int | None,
+               text: str, fatal: bool) -> None:
+        """An end of partition marks the table recovered; an error fails the reader when
+        fatal (or ``fail_on_error``), else is logged."""
+        if code == KafkaError._PARTITION_EOF:
+            table = self._tables.get((topic, partition))  # type: ignore[arg-type]
+            if table is not None:
+                table.hwm = offset  # type: ignore[assignment]
+                if not table.recovered.is_set():
+                    self._recovered(consumer, table, assigned=True)
+        elif fatal or self.fail_on_error:
+            raise RuntimeError(f"table reader {self._client_id}: {text}")
+        else:
+            log.warning("table reader %s: %s", self._client_id, text)
 
     def _recovered(self, consumer: Any, table: PartitionTable, *, assigned: bool) -> None:
         table.state = "running"
@@ -302,3 +365,4 @@ class TableReader:
         if not self.follow and assigned:
             del self._tables[(table.topic, table.partition)]
             consumer.incremental_unassign([TopicPartition(table.topic, table.partition)])
+            self._queues.remove(table.topic, table.partition)
