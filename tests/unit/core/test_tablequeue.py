@@ -49,7 +49,7 @@ def test_fallback_for_a_consumer_the_compiled_twin_refuses(monkeypatch: Any) -> 
         monkeypatch.setenv("GOKA_SPLIT_TABLE_QUEUES", "0")
         assert type(clients.table_queues(consumer)).__module__ == "goka._core._tablequeue_py"
         monkeypatch.setattr(clients, "librdkafka_functions", lambda: None)
-        monkeypatch.delenv("GOKA_SPLIT_TABLE_QUEUES")
+        monkeypatch.setenv("GOKA_SPLIT_TABLE_QUEUES", "1")
         assert type(clients.table_queues(consumer)).__module__ == "goka._core._tablequeue_py"
     finally:
         consumer.close()
