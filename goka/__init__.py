@@ -46,6 +46,7 @@ from goka.graph import (
     Persist,
     Timer,
     Visitor,
+    Window,
     define_group,
     group_loop,
     group_table,
@@ -57,6 +58,7 @@ from goka.policy import DeadLetter, Fail, Retry, Skip
 from goka.processor import Processor
 from goka.topics import TopicManager
 from goka.view import View
+from goka.window import Hopping, Session, TimeWindow, Tumbling, window_table
 
 if TYPE_CHECKING:
     from goka.cluster import EmbeddedCluster
@@ -96,6 +98,12 @@ __all__ = (
     "Skip",
     "StorageError",
     "Timer",
+    "Window",
+    "Tumbling",
+    "Hopping",
+    "Session",
+    "TimeWindow",
+    "window_table",
     "TopicManager",
     "UndeclaredTopicError",
     "View",

@@ -12,6 +12,7 @@ from goka.errors import GroupError
 from goka.hash import Hasher
 from goka.hash import goka as goka_hash
 from goka.policy import Policy, check_policy, dead_letter_topics
+from goka.window import WindowSpec, check_window_name, to_ms, window_table
 
 __all__ = [
     "Stream",
@@ -27,6 +28,7 @@ __all__ = [
     "Persist",
     "Visitor",
     "Timer",
+    "Window",
     "GroupGraph",
     "define_group",
     "group_table",
@@ -315,6 +317,75 @@ class Timer(Edge):
         return f"Timer({self.codec!r})"
 
 
+class Window(Edge):
+    """A windowed table of the group: per key and window, a value kept in local storage and
+    in the compacted, co-partitioned topic ``<group>-<name>`` (:func:`goka.window_table`;
+    record layout in :mod:`goka.window`). Callbacks reach it with ``ctx.window(name)``
+    (``ctx.windows(name)`` for every hopping window of the record).
+
+    Parameters
+    ----------
+    name : str
+        The edge's name (letters, digits, ``.``, ``_``, ``-``; not ``table``, ``loop`` or
+        ``timers``); the topic is ``<group>-<name>``.
+    spec : goka.Tumbling, goka.Hopping or goka.Session
+        Which windows a record belongs to, and their grace.
+    codec : goka.codec.Codec
+        Encodes and decodes window values.
+    on_close : callable, optional
+        ``on_close(ctx, window, value) -> None``, run once per window when stream time
+        passes its close (``window`` a :class:`goka.TimeWindow`); it may emit, set the group
+        table and schedule timers.
+    retention : datetime.timedelta, optional
+        How long a window is kept (from a fixed window's start, from a session's end);
+        at least, and by default, until it closes (size + grace; gap + grace).
+    """
+
+    __slots__ = ("name", "spec", "on_close", "retention_ms")
+
+    def __init__(self, name: str, spec: WindowSpec, codec: Any, on_close: Callback | None = None,
+                 retention: Any = None) -> None:
+        try:
+            check_window_name(name)
+        except ValueError as exc:
+            raise GroupError(f"Window: {exc}") from None
+        if not isinstance(spec, WindowSpec):
+            raise GroupError(f"Window({name!r}): spec must be goka.Tumbling, goka.Hopping or "
+                             f"goka.Session, got {spec!r}")
+        _check_codec(codec, f"Window({name!r})")
+        if on_close is not None:
+            _check_callback(on_close, f"Window({name!r}) on_close")
+        super().__init__("", codec)
+        self.name = name
+        self.spec = spec
+        self.on_close = on_close
+        least = spec.default_retention_ms
+        if retention is None:
+            self.retention_ms = least
+        else:
+            from datetime import timedelta
+            if not isinstance(retention, timedelta):
+                raise GroupError(f"Window({name!r}): retention must be a datetime.timedelta, "
+                                 f"got {type(retention).__name__}")
+            self.retention_ms = to_ms(retention, "retention")
+            if self.retention_ms < least:
+                raise GroupError(f"Window({name!r}): retention {retention} is shorter than the "
+                                 f"window's life ({timedelta(milliseconds=least)}: until it closes)")
+
+    def topic_of(self, group: str) -> str:
+        """The window topic of this edge in ``group``.
+
+        Parameters
+        ----------
+        group : str
+            The group name.
+        """
+        return window_table(group, self.name)
+
+    def __repr__(self) -> str:
+        return f"Window({self.name!r}, {self.spec!r}, {self.codec!r})"
+
+
 class Visitor:
     """A named callback run for every key of the table by ``Processor.visit_all``.
 
@@ -364,6 +435,8 @@ class GroupGraph:
         Visitors by name.
     timer : goka.Timer or None
         The timer edge.
+    windows : dict of str to goka.Window
+        Window edges by name.
     """
 
     def __init__(
@@ -377,6 +450,7 @@ class GroupGraph:
         persist: Persist | None,
         visitors: dict[str, Visitor],
         timer: Timer | None = None,
+        windows: dict[str, Window] | None = None,
     ) -> None:
         self.group = group
         self.inputs = inputs
@@ -390,6 +464,9 @@ class GroupGraph:
         self.loop_topic = group_loop(group)
         self.timer = timer
         self.timer_topic = group_timers(group)
+        self.windows: dict[str, Window] = windows or {}
+        #: window edges by topic (``<group>-<name>``)
+        self.window_topics: dict[str, Window] = {w.topic_of(group): w for w in self.windows.values()}
 
     @property
     def input_topics(self) -> list[str]:
@@ -422,6 +499,8 @@ class GroupGraph:
             out[self.table_topic] = self.persist.codec
         if self.timer is not None:
             out[self.timer_topic] = self.timer.codec
+        for topic, window in self.window_topics.items():
+            out[topic] = window.codec
         return out
 
     def edge_of(self, topic: str) -> str:
@@ -441,6 +520,8 @@ class GroupGraph:
             return "Persist"
         if self.timer is not None and topic == self.timer_topic:
             return "Timer"
+        if topic in self.window_topics:
+            return "Window"
         for kind, edges in (("Output", self.outputs), ("Join", self.joins), ("Lookup", self.lookups)):
             if topic in edges:
                 return kind
@@ -455,6 +536,7 @@ class GroupGraph:
             edges.append(self.persist)
         if self.timer is not None:
             edges.append(self.timer)
+        edges.extend(self.windows.values())
         return f"define_group({self.group!r}, {', '.join(map(repr, edges))})"
 
 
@@ -484,6 +566,7 @@ def define_group(group: str, *edges: Edge | Inputs | Visitor) -> GroupGraph:
     loops: list[Loop] = []
     persists: list[Persist] = []
     timers: list[Timer] = []
+    windows: dict[str, Window] = {}
     table, loop_topic = group_table(group), group_loop(group)
 
     flat: list[Edge | Visitor] = []
@@ -521,6 +604,10 @@ def define_group(group: str, *edges: Edge | Inputs | Visitor) -> GroupGraph:
             persists.append(edge)
         elif isinstance(edge, Timer):
             timers.append(edge)
+        elif isinstance(edge, Window):
+            if edge.name in windows:
+                raise GroupError(f"group {group!r}: window {edge.name!r} defined twice")
+            windows[edge.name] = edge
         elif isinstance(edge, Visitor):
             if edge.name in visitors:
                 raise GroupError(f"group {group!r}: visitor {edge.name!r} defined twice")
@@ -538,7 +625,12 @@ def define_group(group: str, *edges: Edge | Inputs | Visitor) -> GroupGraph:
         raise GroupError(f"group {group!r}: more than one Timer edge")
     if visitors and not persists:
         raise GroupError(f"group {group!r}: visitors {sorted(visitors)} need a Persist edge")
-    own = {*consumed, table, loop_topic}
+    for window in windows.values():
+        wtopic = window.topic_of(group)
+        if wtopic in consumed or wtopic in outputs:
+            raise GroupError(f"group {group!r}: Window({window.name!r}) owns topic {wtopic!r}, "
+                             f"which another edge of the group names")
+    own = {*consumed, table, loop_topic, *(w.topic_of(group) for w in windows.values())}
     handlers: list[Input | Loop] = [*inputs, *loops]
     for edge in handlers:
         for topic in dead_letter_topics(edge.on_error):
@@ -555,4 +647,5 @@ def define_group(group: str, *edges: Edge | Inputs | Visitor) -> GroupGraph:
         persists[0] if persists else None,
         visitors,
         timers[0] if timers else None,
+        windows,
     )
