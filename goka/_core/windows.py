@@ -396,7 +396,8 @@ class Windows:
         out: list[WindowHandle] = []
         if edge.session:
             gap = spec.gap_ms
-            parts = [b for b in edge.sessions.get(key, ()) if b[0] - gap <= ts < b[1] + gap]
+            closes = spec.gap_ms + spec.grace_ms  # (a session closed by stream time is not joined)
+            parts = [b for b in edge.sessions.get(key, ()) if b[0] - gap <= ts < b[1] + gap and b[1] + closes > now]
             start = min([ts] + [b[0] for b in parts])
             end = max([ts + 1] + [b[1] for b in parts])
             if len(parts) > 1 and spec.merge is None and not edge.warned:
