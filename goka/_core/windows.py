@@ -50,8 +50,8 @@ log = logging.getLogger("goka.processor")
 
 _MISSING = object()
 _MIN = -(2**63)
-#: windows closed per call of the host's close step, so that input keeps flowing
-CLOSE_LIMIT = 1000
+#: windows closed per call of the host's close step (one batch), so that input keeps flowing
+CLOSE_LIMIT = 10_000
 
 
 class _Gen:
