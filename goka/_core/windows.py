@@ -314,8 +314,8 @@ class Windows:
             for w in spec.windows_at(ts):
                 out.append(WindowHandle(edge, key, w.start_ms, w.end_ms, spec.closes_at(w) <= now, []))
         late = [h for h in out if h.late]
-        if late and edge._late_msg != (topic, offset):
-            edge._late_msg = (topic, offset)
+        if late and edge._late_msg != (topic, offset, key):  # once per message and edge
+            edge._late_msg = (topic, offset, key)
             edge.late += 1
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("group %s: late record for window %r dropped (topic=%r, partition=%d, offset=%d, "
