@@ -134,3 +134,67 @@ def test_window_state_and_marker_survive_a_restart(tmp_path, wait_for):
         assert sorted(counts) == [("a", "0:2"), ("a", "60000:1"), ("b", "0:1")]  # each window once
         state = latest(read_all(cluster.brokers, TOPIC, 2))
         assert decode_stream_time(state[(0, STREAM_TIME_KEY)] or b"") - T0 == 125 * S
+
+
+def test_on_close_whose_effects_are_not_acknowledged_runs_again(tmp_path, wait_for):
+    """The broker refuses the records of a close batch (the processor stops before they are
+    acknowledged, as in a crash): no marker covers the close, so the next processor over
+    the same local state closes the window again once stream time passes its close -- at
+    least once, never lost."""
+    import threading
+
+    from confluent_kafka import KafkaError
+
+    entered, release = threading.Event(), threading.Event()
+    calls: list[tuple[str, int]] = []
+
+    def on_click(ctx: goka.Context, msg: str) -> None:
+        if msg == "click":
+            w = ctx.window("per-minute")
+            w.set_value((w.value() or 0) + 1)
+
+    def on_close(ctx: goka.Context, window: goka.TimeWindow, value: int) -> None:
+        calls.append((ctx.key, value))
+        entered.set()
+        assert release.wait(30)
+        ctx.emit("counts", ctx.key, f"{window.start_ms - T0}:{value}")
+
+    g = goka.define_group("crashw", goka.Input("clicks", codec.String(), on_click),
+                          goka.Output("counts", codec.String()),
+                          goka.Window("per-minute", goka.Tumbling(timedelta(minutes=1)), codec.Int64(),
+                                      on_close=on_close))
+
+    def send(key: str, value: str, ts: int) -> None:
+        p = Producer({"bootstrap.servers": cluster.brokers})
+        p.produce("clicks", value.encode(), key.encode(), partition=0, timestamp=T0 + ts)
+        assert p.flush(30) == 0
+
+    with goka.EmbeddedCluster(partitions=1) as cluster:
+        cluster.create_topic("clicks", 1)
+        cluster.create_topic("counts", 1)
+        send("a", "click", 5 * S)
+        a = goka.Processor(cluster, g, path=str(tmp_path / "p"))
+        a.start()
+        assert a.wait_recovered(30)
+        wait_for(lambda: settled(a, {0: 5 * S}), 30, "the click to be stored")
+        send("t", "tick", 65 * S)  # writes nothing; the close batch is the next produce
+        assert entered.wait(30)
+        cluster.push_request_errors(0, [KafkaError.TOPIC_AUTHORIZATION_FAILED])
+        release.set()
+        wait_for(lambda: a.state == "stopped", 30, "the processor to stop on the refused records")
+        try:
+            a.stop()
+        except Exception as exc:  # the refused produce
+            assert "counts" in str(exc)
+        else:
+            raise AssertionError("the processor should have failed")
+        assert calls == [("a", 1)]
+        with goka.Processor(cluster, g, path=str(tmp_path / "p")) as b:
+            assert b.wait_recovered(30)
+            wait_for(lambda: 0 in b.stats()["partitions"], 30, "the partition to be assigned")
+            assert windows_stats(b)[0]["open"] == 1  # no marker covers the close: still open
+            send("t", "tick", 70 * S)
+            wait_for(lambda: settled(b, {0: 70 * S}), 30, "the window to close again")
+        assert calls == [("a", 1), ("a", 1)]
+        counts = [(k.decode(), v.decode()) for _, k, v in read_all(cluster.brokers, "counts", 1) if v]
+        assert counts == [("a", "0:1")]
