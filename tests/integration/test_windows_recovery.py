@@ -198,3 +198,41 @@ def test_on_close_whose_effects_are_not_acknowledged_runs_again(tmp_path, wait_f
         assert calls == [("a", 1), ("a", 1)]
         counts = [(k.decode(), v.decode()) for _, k, v in read_all(cluster.brokers, "counts", 1) if v]
         assert counts == [("a", "0:1")]
+
+
+def test_hot_standby_follows_window_topics_and_takes_them_over(tmp_path, wait_for):
+    """A hot-standby instance follows the window topic of the partition it does not hold
+    (its local copy stays current) and, when the other instance leaves, takes the
+    partition over with its windows and stream time."""
+    config = {"session.timeout.ms": 3000, "heartbeat.interval.ms": 1000}
+    with goka.EmbeddedCluster(partitions=2) as cluster:
+        cluster.create_topic("clicks", 2)
+        cluster.create_topic("counts", 1)
+        p1 = goka.Processor(cluster, graph(), path=str(tmp_path / "p1"), consumer_config=config)
+        p2 = goka.Processor(cluster, graph(), path=str(tmp_path / "p2"), consumer_config=config, hot_standby=True)
+        p1.start()
+        p2.start()
+        try:
+            wait_for(lambda: len(p1.stats()["active"]) == 1 and len(p2.stats()["active"]) == 1, 60,
+                     "both instances to hold one partition")
+            produce(cluster.brokers, [("a", 0, 5 * S), ("b", 1, 10 * S), ("a", 0, 65 * S)])
+            expected = {0: 65 * S, 1: 10 * S}
+            wait_for(lambda: all(settled_part(p, expected) for p in (p1, p2)), 30, "both to settle")
+            standby = 1 - p2.stats()["active"][0]
+            records = 4 if standby == 0 else 2  # p0: two windows of a and two markers; p1: one of b, one marker
+            wait_for(lambda: p2.stats()["tables"][f"{TOPIC}/{standby}"]["records"] >= records, 30,
+                     "the standby copy of the other partition's windows to follow")
+            p1.stop()
+            wait_for(lambda: p2.stats()["active"] == [0, 1], 60, "p2 to take both partitions over")
+            stats = windows_stats(p2)
+            assert {p: s["stream_time"] - T0 for p, s in stats.items()} == expected
+            assert {p: s["open"] for p, s in stats.items()} == {0: 1, 1: 1}
+        finally:
+            p1.stop()
+            p2.stop()
+
+
+def settled_part(proc: goka.Processor, stream_times: dict[int, int]) -> bool:
+    parts = proc.stats()["partitions"]
+    return bool(parts) and all(parts[p]["in_flight"] == 0 and parts[p]["windows"]["stream_time"] == T0 + stream_times[p]
+                               for p in parts)
