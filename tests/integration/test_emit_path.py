@@ -119,6 +119,34 @@ def test_twins_write_the_same_records(embedded_cluster: goka.EmbeddedCluster) ->
     assert by_key[b"t3"][5][1] == 978_307_200_000
 
 
+def test_twins_agree_on_other_codecs_and_hashers(embedded_cluster: goka.EmbeddedCluster) -> None:
+    """``codec.Bytes`` (inlined for ``bytes``; ``bytearray`` through the codec), ``codec.Int64``
+    (through the codec) and hashers other than the default (called, not inlined)."""
+    results = {}
+    for kind in ("py", "c"):
+        twin = import_twin("emit", kind)
+        got = []
+        for the_codec, hasher, values in [
+            (codec.Bytes(), goka.hash.murmur2, [b"raw", bytearray(b"ba"), memoryview(b"mv"), b"", None]),
+            (codec.Int64(), goka.hash.crc32, [0, -7, 1 << 62, None]),
+            (codec.String(), lambda key, n: len(key) % n, ["a", "bb", "ccc", None]),
+        ]:
+            topic = f"emit-{kind}-" + uuid.uuid4().hex[:6]
+            embedded_cluster.create_topic(topic, 3)
+            path = make(twin, embedded_cluster, topic, the_codec, hasher=hasher, partitions=3)
+            futures = [path.emit(f"key-{i}-{j}" + "x" * i, v) for i in range(40) for j, v in enumerate(values)]
+            assert path.producer.flush(30) == 0
+            got.append(([f.result(0) for f in futures],
+                        [r[:5] for r in read(embedded_cluster, topic, 3, len(futures))]))
+            path.release()
+        results[kind] = got
+    assert results["c"] == results["py"]
+    records = results["py"][0][1]
+    assert {r[3] for r in records} == {b"raw", b"ba", b"mv", b"", None}
+    assert all(r[0] == goka.hash.murmur2(r[2], 3) for r in records)
+    assert {r[0] for r in results["py"][2][1]} == {0, 1, 2}
+
+
 def outcome(call: Any) -> tuple[str, str]:
     try:
         call()
