@@ -309,3 +309,28 @@ def test_emitter_timestamps(embedded_cluster: goka.EmbeddedCluster) -> None:
     stamps = {key: ts for _, _, key, _, _, (_, ts) in read(cluster, "ts", 2, 3)}
     assert stamps[b"a"] == 1_600_000_000_000 and stamps[b"b"] == 1_614_834_367_890
     assert abs(stamps[b"c"] - time.time() * 1000) < 60_000
+
+
+def test_emitter_shared_by_threads(embedded_cluster: goka.EmbeddedCluster) -> None:
+    """Four threads emit through one emitter (inline polls, the background poller and
+    queued reports interleave): every future resolves, offsets are unique per partition."""
+    import threading
+
+    cluster = embedded_cluster
+    cluster.create_topic("shared", 4)
+    per_thread = 3000
+    futures: list[list[Any]] = [[] for _ in range(4)]
+    with goka.Emitter(cluster, "shared", codec.String()) as emitter:
+        def run(n: int) -> None:
+            futures[n] = [emitter.emit(f"t{n}-{i}", "v") for i in range(per_thread)]
+
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    placed = [(goka.hash.goka(f"t{n}-{i}", 4), f.result(0)) for n in range(4) for i, f in enumerate(futures[n])]
+    assert len(placed) == 4 * per_thread == len(set(placed))
+    for p in range(4):
+        offsets = sorted(o for part, o in placed if part == p)
+        assert offsets == list(range(len(offsets)))
