@@ -1,12 +1,14 @@
 """``goka.Emitter``: puts key-value events into one topic, partitioned like Go Goka."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from goka.errors import CodecError, EmitterClosedError
+from goka._core._emit_py import encode_value, merge_headers, timestamp_ms
+from goka.errors import EmitterClosedError
 from goka.hash import Hasher, check_hasher
 from goka.hash import goka as goka_hash
 from goka.keys import key_bytes
@@ -60,23 +62,19 @@ class Emitter:
         self.default_headers = dict(default_headers or {})
         self.producer_config = dict(producer_config or {})
         self._closed = False
+        self._emit: Callable[..., Future[int]]
         factory = getattr(brokers, "_emitter_backend", None)
         if factory is not None:
             self._backend = factory(self)
+            self._emit = self._emit_backend
         else:
             from goka.runtime.emitter import KafkaEmitter
 
             self._backend = KafkaEmitter(self, brokers)
+            self._emit = self._backend.emit  # the whole emit, compiled where possible
 
-    def _headers(self, headers: Mapping[str, bytes | str] | None) -> dict[str, bytes | str] | None:
-        if not self.default_headers:
-            return dict(headers) if headers else None
-        merged = dict(self.default_headers)
-        if headers:
-            merged.update(headers)
-        return merged
-
-    def emit(self, key: str | bytes, value: Any, headers: Mapping[str, bytes | str] | None = None) -> Future[int]:
+    def emit(self, key: str | bytes, value: Any, headers: Mapping[str, bytes | str] | None = None, *,
+             timestamp: int | datetime | None = None) -> Future[int]:
         """Emit ``value`` under ``key``; a future resolved with the record's offset once
         acknowledged (or with the delivery error).
 
@@ -89,33 +87,40 @@ class Emitter:
             Encoded with the emitter's codec; ``None`` emits a tombstone.
         headers : mapping of str to bytes or str, optional
             Record headers, merged over ``default_headers``.
+        timestamp : int or datetime.datetime, optional
+            The record's timestamp: milliseconds since the epoch (``int``, > 0) or an
+            aware ``datetime`` (sub-millisecond parts dropped); default: the time of the
+            emit (set by the producer).
 
         Raises
         ------
         EmitterClosedError
             After ``finish()``.
         CodecError
-            If the codec cannot encode ``value``.
+            If the codec cannot encode ``value`` (naming topic, key and codec).
+        TypeError
+            If ``key`` is not ``str`` or ``bytes``, or ``timestamp`` is neither ``int``
+            nor ``datetime``.
+        ValueError
+            If ``timestamp`` is a naive ``datetime`` or not after the epoch.
         """
+        return self._emit(key, value, headers, timestamp)
+
+    def _emit_backend(self, key: str | bytes, value: Any, headers: Mapping[str, bytes | str] | None,
+                      timestamp: int | datetime | None) -> Future[int]:
+        """``emit`` on a backend other than Kafka (the tester): the steps of
+        ``goka._core._emit_py.EmitPath.emit`` up to the record, then ``backend.emit``."""
         if self._closed:
             raise EmitterClosedError(f"emitter of topic {self.topic!r} is finished; create a new one")
         kbytes = key.encode("utf-8", "surrogateescape") if type(key) is str else key_bytes(key, "emit key")
-        if value is None:
-            data = None
-        else:
-            try:
-                data = self.codec.encode(value)
-            except CodecError as exc:
-                raise exc.located(topic=self.topic, key=key) from exc.__cause__
-            except Exception as exc:
-                raise CodecError(f"cannot encode {type(value).__name__} value: {exc}", codec=self.codec,
-                                 topic=self.topic, key=key) from exc
-        if headers or self.default_headers:
-            return self._backend.emit(kbytes, data, self._headers(headers))  # type: ignore[no-any-return]
-        return self._backend.emit(kbytes, data, None)  # type: ignore[no-any-return]
+        data = None if value is None else encode_value(self.codec, self.topic, key, value)
+        merged = merge_headers(self.default_headers, headers) if headers or self.default_headers else None
+        if timestamp is None:
+            return self._backend.emit(kbytes, data, merged)  # type: ignore[no-any-return]
+        return self._backend.emit(kbytes, data, merged, timestamp_ms(timestamp, self.topic))  # type: ignore[no-any-return]
 
     def emit_sync(self, key: str | bytes, value: Any, headers: Mapping[str, bytes | str] | None = None,
-                  timeout: float | None = 30.0) -> int:
+                  timeout: float | None = 30.0, *, timestamp: int | datetime | None = None) -> int:
         """Emit and wait for the acknowledgement; returns the record's offset.
 
         Parameters
@@ -129,8 +134,10 @@ class Emitter:
         timeout : float, optional
             Seconds to wait for the acknowledgement (``None``: no limit), after which
             ``TimeoutError`` is raised (the record may still be written).
+        timestamp : int or datetime.datetime, optional
+            The record's timestamp, as for :meth:`emit`.
         """
-        return self.emit(key, value, headers).result(timeout)
+        return self.emit(key, value, headers, timestamp=timestamp).result(timeout)
 
     def finish(self, timeout: float | None = FINISH_TIMEOUT) -> None:
         """Wait until the broker acknowledged every pending emit, then close and release

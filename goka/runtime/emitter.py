@@ -18,6 +18,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from goka._kafka.admin import TopicManager
+from goka._kafka.emitting import emit_path
 from goka.errors import EmitTimeoutError
 from goka.runtime.futures import AckFuture
 from goka._kafka.clients import KafkaError, producer
@@ -73,7 +74,8 @@ IDLE = 0.02
 
 
 class KafkaEmitter:
-    """Produces to one topic; a background thread serves delivery reports."""
+    """Produces to one topic through an ``EmitPath`` (``goka._core.emit``: the per-emit
+    work, compiled where possible); a background thread serves delivery reports."""
 
     def __init__(self, emitter: Emitter, brokers: Any) -> None:
         self.topic = emitter.topic
@@ -84,43 +86,27 @@ class KafkaEmitter:
                                  overrides=emitter.producer_config)
         self._abort = _Abort()
         self._future = type("EmitFuture", (EmitFuture,), {"_abort": self._abort})
+        self.path = emit_path(self.producer, emitter.topic, emitter.codec, emitter.hasher, self.num_partitions,
+                              emitter.default_headers, self._future)
+        #: ``emit(key, value, headers=None, timestamp=None) -> Future[int]``
+        self.emit = self.path.emit
         self._closed = threading.Event()
-        self._emitted = 0
-        self._last_emit = 0.0
         self._poller = threading.Thread(target=self._poll, name=f"goka-emitter-{self.topic}", daemon=True)
         self._poller.start()
 
     def _poll(self) -> None:
-        closed = self._closed
+        closed, path = self._closed, self.path
         while not closed.is_set():
-            if time.monotonic() - self._last_emit < IDLE:
+            if time.monotonic() - path.last_emit < IDLE:
                 closed.wait(IDLE)  # the emitting thread is serving reports itself
             else:
                 self.producer.poll(0.05)
-
-    def emit(self, key: bytes, value: bytes | None, headers: Any) -> Future[int]:
-        fut: EmitFuture = self._future()
-        partition = self.hasher(key, self.num_partitions)
-        producer = self.producer
-        while True:
-            try:
-                if headers is None:
-                    producer.produce(self.topic, value, key, partition, fut.delivered)
-                else:
-                    producer.produce(self.topic, value, key, partition, fut.delivered, headers=headers)
-                break
-            except BufferError:
-                producer.poll(0.05)
-        self._emitted += 1
-        if not self._emitted & 255:
-            producer.poll(0)
-            self._last_emit = time.monotonic()
-        return fut
 
     def finish(self, timeout: float | None) -> None:
         """Flush for up to ``timeout`` seconds (``None``: no limit); on expiry fail what is
         pending with ``EmitTimeoutError`` and raise it. The producer is released either way."""
         producer = self.producer
+        self.path.closed = True  # emits raise EmitterClosedError from here on
         try:
             pending = producer.flush() if timeout is None else producer.flush(timeout)
         finally:
@@ -143,4 +129,5 @@ class KafkaEmitter:
                     raise error
         finally:
             del producer
+            self.path.release()
             del self.producer  # librdkafka destroys the client with its last reference
