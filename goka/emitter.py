@@ -103,6 +103,10 @@ class Emitter:
             nor ``datetime``.
         ValueError
             If ``timestamp`` is a naive ``datetime`` or not after the epoch.
+        ProduceError
+            If the producer refuses the record at once (larger than
+            ``message.max.bytes``, a partition the topic does not have), naming topic,
+            partition, key and the Kafka error code.
         """
         return self._emit(key, value, headers, timestamp)
 

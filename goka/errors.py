@@ -141,7 +141,8 @@ class ProcessingError(GokaError):
 class ProduceError(ProcessingError):
     """A record a processor produced (table write, emit, loopback) was refused, by the
     producer (e.g. larger than ``message.max.bytes``) or by the broker; the processor stops
-    and commits neither the message that produced it nor any later one.
+    and commits neither the message that produced it nor any later one. ``Emitter.emit``
+    raises it too for a record the producer refuses at once (no group, no input message).
 
     ``topic``/``partition``/``offset`` locate the input message that produced the record
     (``None`` where unknown, e.g. for a visit), ``key`` is the record's key,

@@ -130,6 +130,9 @@ cdef class EmitPath:
     cdef public bint closed
     cdef public Py_ssize_t emitted
     cdef public double last_emit
+    #: ``refused(exc, key, partition)``: the error to raise for a record the producer refuses
+    #: (None: raise ``exc`` as it is); set by ``goka._kafka.emitting``
+    cdef public object refused
     cdef object encode
     cdef int codec_kind  # 1: String, 2: Bytes, 0: any other codec
     cdef bint goka_hash
@@ -171,6 +174,7 @@ cdef class EmitPath:
         self.default_headers = dict(default_headers)
         self.future = future
         self.closed = False
+        self.refused = None
         self.emitted = 0
         self.last_emit = 0.0
 
@@ -295,6 +299,11 @@ cdef class EmitPath:
                 return
             except BufferError:
                 producer.poll(0.05)
+            except Exception as exc:
+                err = None if self.refused is None else self.refused(exc, kbytes, partition)
+                if err is None:
+                    raise
+                raise err from exc
 
 
 cdef inline int32_t _fnv_partition(bytes key, int n):

@@ -98,6 +98,9 @@ class EmitPath:
         self.future = future
         #: set by :meth:`release`: emits raise ``EmitterClosedError`` from then on
         self.closed = False
+        #: ``refused(exc, key, partition)``: the error to raise for a record the producer
+        #: refuses (None: raise ``exc`` as it is); set by ``goka._kafka.emitting``
+        self.refused: Callable[[Exception, bytes, int], Exception | None] | None = None
         #: emits so far
         self.emitted = 0
         #: ``time.monotonic()`` of the last inline poll
@@ -125,6 +128,11 @@ class EmitPath:
                 break
             except BufferError:
                 producer.poll(0.05)
+            except Exception as exc:
+                err = None if self.refused is None else self.refused(exc, kbytes, partition)
+                if err is None:
+                    raise
+                raise err from exc
         self.emitted += 1
         if not self.emitted & 255:
             producer.poll(0)

@@ -14,7 +14,8 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from goka._kafka.clients import Producer, librdkafka_functions
+from goka._kafka.clients import KafkaException, Producer, librdkafka_functions
+from goka.errors import ProduceError
 
 __all__ = ["emit_path"]
 
@@ -54,13 +55,30 @@ def emit_path(producer: Producer, topic: str, codec: Any, hasher: Callable[[byte
     from goka._core.emit import EmitPath
 
     args = (producer, topic, codec, hasher, partitions, default_headers, future)
-    if EmitPath is _emit_py.EmitPath:
-        return EmitPath(*args)
-    functions = _emit_functions()
-    if functions is None:
-        return _emit_py.EmitPath(*args)
-    try:
-        return EmitPath(*args, functions)
-    except ValueError as exc:
-        logging.getLogger("goka.kafka").debug("emitter of %r on Producer.produce: %s", topic, exc)
-        return _emit_py.EmitPath(*args)
+    functions = None if EmitPath is _emit_py.EmitPath else _emit_functions()
+    path: Any = None
+    if functions is not None:
+        try:
+            path = EmitPath(*args, functions)
+        except ValueError as exc:
+            logging.getLogger("goka.kafka").debug("emitter of %r on Producer.produce: %s", topic, exc)
+    if path is None:
+        path = _emit_py.EmitPath(*args)
+    path.refused = _refusal(topic)
+    return path
+
+
+def _refusal(topic: str) -> Callable[[Exception, bytes, int], Exception | None]:
+    """The ``refused`` hook of an emit path: confluent-kafka's ``KafkaException`` for a
+    record the producer refuses at once (larger than ``message.max.bytes``, unknown
+    partition, ...) becomes a :class:`goka.ProduceError` naming topic, partition, key and
+    the Kafka error code; other errors pass as they are."""
+
+    def refused(exc: Exception, key: bytes, partition: int) -> Exception | None:
+        if not isinstance(exc, KafkaException) or not exc.args:
+            return None
+        error = exc.args[0]
+        return ProduceError(f"the producer refused the record: {error.str()} ({error.name()})",
+                            produce_topic=topic, produce_partition=partition, key=key, code=error.code())
+
+    return refused

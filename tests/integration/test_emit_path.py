@@ -15,7 +15,7 @@ from confluent_kafka import TIMESTAMP_CREATE_TIME, Consumer, TopicPartition
 import goka
 from goka import codec
 from goka._kafka.clients import producer
-from goka._kafka.emitting import _emit_functions, emit_path
+from goka._kafka.emitting import _emit_functions, _refusal, emit_path
 from goka.runtime.emitter import EmitFuture, _Abort
 from tests.conftest import import_twin, twin_fixture
 
@@ -33,7 +33,9 @@ def make(twin: ModuleType, cluster: goka.EmbeddedCluster, topic: str, the_codec:
     functions = _emit_functions() if twin.__name__.endswith("_c") else None
     if twin.__name__.endswith("_c"):
         assert functions is not None, "the compiled twin must find librdkafka's entry points here"
-    return twin.EmitPath(p, topic, the_codec, hasher, partitions, default_headers or {}, future, functions)
+    path = twin.EmitPath(p, topic, the_codec, hasher, partitions, default_headers or {}, future, functions)
+    path.refused = _refusal(topic)  # as goka._kafka.emitting.emit_path sets it
+    return path
 
 
 def read(cluster: goka.EmbeddedCluster, topic: str, partitions: int, count: int) -> list[tuple[Any, ...]]:
@@ -206,8 +208,9 @@ def test_twins_raise_the_same_errors(embedded_cluster: goka.EmbeddedCluster) -> 
     names = [name for name, _ in seen["py"]]
     assert names[:4] == ["TypeError"] * 4 and names[4:11] == ["CodecError"] * 7
     assert names[11:13] == ["TypeError"] * 2 and names[13:17] == ["ValueError"] * 4
-    assert names[17:20] == ["KafkaException"] * 3 and "too large" in seen["py"][17][1]
-    assert names[-2] == "KafkaException" and "Unknown partition" in seen["py"][-2][1]
+    assert names[17:20] == ["ProduceError"] * 3 and "too large" in seen["py"][17][1]
+    assert "MSG_SIZE_TOO_LARGE" in seen["py"][17][1] and "partition" in seen["py"][17][1]
+    assert names[-2] == "ProduceError" and "Unknown partition" in seen["py"][-2][1]
     assert names[-1] == "EmitterClosedError"
     assert "TOPIC" in seen["py"][4][1] and "key='k'" in seen["py"][4][1]  # codec errors name topic and key
 
@@ -334,3 +337,19 @@ def test_emitter_shared_by_threads(embedded_cluster: goka.EmbeddedCluster) -> No
     for p in range(4):
         offsets = sorted(o for part, o in placed if part == p)
         assert offsets == list(range(len(offsets)))
+
+
+def test_emitter_refusing_a_record_raises_produce_error(embedded_cluster: goka.EmbeddedCluster) -> None:
+    """A record the producer refuses at once is a ``goka.ProduceError`` naming topic,
+    partition, key and code (confluent-kafka's bare ``KafkaException`` before); nothing is
+    queued and the emitter goes on."""
+    topic = f"refuse-{uuid.uuid4().hex[:8]}"
+    embedded_cluster.create_topic(topic, 2)
+    with goka.Emitter(embedded_cluster, topic, codec.String()) as emitter:
+        with pytest.raises(goka.ProduceError) as info:
+            emitter.emit("big-key", "x" * 1_200_000)
+        err = info.value
+        assert (err.produce_topic, err.key, err.code) == (topic, "big-key", 10)  # MSG_SIZE_TOO_LARGE
+        assert err.produce_partition == goka.hash.goka(b"big-key", 2)
+        assert topic in str(err) and "MSG_SIZE_TOO_LARGE" in str(err)
+        assert emitter.emit_sync("small", "v", timeout=10) >= 0
