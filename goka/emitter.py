@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from concurrent.futures import Future
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -10,12 +11,25 @@ from goka.errors import CodecError, EmitterClosedError
 from goka.hash import Hasher, check_hasher
 from goka.hash import goka as goka_hash
 from goka.keys import key_bytes
+from goka.window import to_ms
 
 __all__ = ["Emitter", "FINISH_TIMEOUT"]
 
 #: seconds ``Emitter.finish()`` (and the context manager's exit) waits by default for
 #: the broker to acknowledge what is still pending
 FINISH_TIMEOUT = 30.0
+
+
+def _timestamp_ms(value: object) -> int:
+    """A record timestamp (aware datetime or epoch ms > 0) in epoch ms."""
+    if isinstance(value, bool) or not isinstance(value, (datetime, int)):
+        raise TypeError(f"emit timestamp must be a timezone-aware datetime or int epoch milliseconds, "
+                        f"got {type(value).__name__} ({value!r:.40})")
+    ms = to_ms(value, "emit timestamp")
+    if ms <= 0:
+        raise ValueError(f"emit timestamp must be after 1970-01-01T00:00:00Z (Kafka takes 0 for "
+                         f"'now' and has no earlier times), got {value!r}")
+    return ms
 
 
 class Emitter:
@@ -76,7 +90,8 @@ class Emitter:
             merged.update(headers)
         return merged
 
-    def emit(self, key: str | bytes, value: Any, headers: Mapping[str, bytes | str] | None = None) -> Future[int]:
+    def emit(self, key: str | bytes, value: Any, headers: Mapping[str, bytes | str] | None = None,
+             timestamp: datetime | int | None = None) -> Future[int]:
         """Emit ``value`` under ``key``; a future resolved with the record's offset once
         acknowledged (or with the delivery error).
 
@@ -89,6 +104,9 @@ class Emitter:
             Encoded with the emitter's codec; ``None`` emits a tombstone.
         headers : mapping of str to bytes or str, optional
             Record headers, merged over ``default_headers``.
+        timestamp : datetime.datetime or int, optional
+            The record's timestamp (event time, which drives windows): a timezone-aware
+            datetime or epoch milliseconds; default: now (set by the producer).
 
         Raises
         ------
@@ -110,12 +128,15 @@ class Emitter:
             except Exception as exc:
                 raise CodecError(f"cannot encode {type(value).__name__} value: {exc}", codec=self.codec,
                                  topic=self.topic, key=key) from exc
+        if timestamp is not None:
+            return self._backend.emit(kbytes, data, self._headers(headers),  # type: ignore[no-any-return]
+                                      timestamp=_timestamp_ms(timestamp))
         if headers or self.default_headers:
             return self._backend.emit(kbytes, data, self._headers(headers))  # type: ignore[no-any-return]
         return self._backend.emit(kbytes, data, None)  # type: ignore[no-any-return]
 
     def emit_sync(self, key: str | bytes, value: Any, headers: Mapping[str, bytes | str] | None = None,
-                  timeout: float | None = 30.0) -> int:
+                  timeout: float | None = 30.0, timestamp: datetime | int | None = None) -> int:
         """Emit and wait for the acknowledgement; returns the record's offset.
 
         Parameters
@@ -129,8 +150,10 @@ class Emitter:
         timeout : float, optional
             Seconds to wait for the acknowledgement (``None``: no limit), after which
             ``TimeoutError`` is raised (the record may still be written).
+        timestamp : datetime.datetime or int, optional
+            The record's timestamp, as for :meth:`emit`.
         """
-        return self.emit(key, value, headers).result(timeout)
+        return self.emit(key, value, headers, timestamp).result(timeout)
 
     def finish(self, timeout: float | None = FINISH_TIMEOUT) -> None:
         """Wait until the broker acknowledged every pending emit, then close and release

@@ -98,13 +98,17 @@ class KafkaEmitter:
             else:
                 self.producer.poll(0.05)
 
-    def emit(self, key: bytes, value: bytes | None, headers: Any) -> Future[int]:
+    def emit(self, key: bytes, value: bytes | None, headers: Any, timestamp: int = 0) -> Future[int]:
+        """Produce one record (``timestamp`` in epoch ms; 0: now)."""
         fut: EmitFuture = self._future()
         partition = self.hasher(key, self.num_partitions)
         producer = self.producer
         while True:
             try:
-                if headers is None:
+                if timestamp:
+                    producer.produce(self.topic, value, key, partition, fut.delivered, headers=headers,
+                                     timestamp=timestamp)
+                elif headers is None:
                     producer.produce(self.topic, value, key, partition, fut.delivered)
                 else:
                     producer.produce(self.topic, value, key, partition, fut.delivered, headers=headers)
