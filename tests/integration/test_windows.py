@@ -54,6 +54,31 @@ def test_emitter_sets_record_timestamps(tmp_path, wait_for):
         assert abs(stamps[2] - datetime.now(timezone.utc).timestamp() * 1000) < 120_000
 
 
+def check_query_page(view: goka.View, table: str) -> None:
+    """The web query page lists a key's windows (start, end, value), oldest first."""
+    import json
+    import urllib.request
+
+    from goka.web import serve
+
+    server = serve(0, views=[view])
+    try:
+        with urllib.request.urlopen(f"{server.url}api/query?source={table}&key=user-3", timeout=10) as r:
+            found = json.load(r)
+        assert found["found"] and found["error"] is None
+        assert [(w["start_ms"], w["end_ms"], w["value"]) for w in found["windows"]] == \
+            [(T0 + m * MIN, T0 + (m + 1) * MIN, str(30 + m)) for m in range(3)]
+        assert found["windows"][0]["start"] == "2023-11-14T22:14:00+00:00"
+        with urllib.request.urlopen(f"{server.url}query?source={table}&key=user-3", timeout=10) as r:
+            html = r.read().decode()
+        assert html.count('<tr class="window">') == 3
+        assert "<td class=\"l\">2023-11-14T22:15:00+00:00</td>" in html and "<pre>31</pre>" in html
+        with urllib.request.urlopen(f"{server.url}query?source={table}&key=nobody", timeout=10) as r:
+            assert "key nobody has no windows in" in r.read().decode()
+    finally:
+        server.stop()
+
+
 def test_windowed_view_reads_window_records_by_message_key(tmp_path, wait_for):
     """Window records of 24 keys over 4 partitions, each in its message key's partition,
     plus a marker per partition, an overwritten and a deleted window."""
@@ -91,4 +116,5 @@ def test_windowed_view_reads_window_records_by_message_key(tmp_path, wait_for):
             # the monitor's per-partition stats still reach the tables
             from goka.runtime.progress import view_tables
             assert len(view_tables(view)) == 4
+            check_query_page(view, table)
         assert view.state == "stopped"
