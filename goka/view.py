@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
@@ -195,7 +196,7 @@ class View:
                             f"goka.Hopping or goka.Session), or use get/has/items")
         return self._backend
 
-    def window(self, key: str | bytes, at: Any) -> tuple[TimeWindow, Any] | None:
+    def window(self, key: str | bytes, at: datetime | int) -> tuple[TimeWindow, Any] | None:
         """The window of ``key`` that contains ``at`` and its decoded value, or ``None``.
 
         Of several stored windows that contain ``at`` (hopping windows) the one with the
@@ -224,7 +225,8 @@ class View:
         """
         return self._windowed("window(key, at)").window(key, at)  # type: ignore[no-any-return]
 
-    def windows(self, key: str | bytes, start: Any = None, end: Any = None) -> list[tuple[TimeWindow, Any]]:
+    def windows(self, key: str | bytes, start: datetime | int | None = None,
+                end: datetime | int | None = None) -> list[tuple[TimeWindow, Any]]:
         """``(window, value)`` of every stored window of ``key`` that overlaps
         ``[start, end)``, oldest first. Only on a view created with ``window=``.
 
