@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 from goka import codec as _codec
 from goka._core._dispatch_py import Headers, Sink, TableAccess
 from goka._core.timers import due_ms as _due_ms
+from goka._core.windows import window_handles as _window_handles
 from goka.errors import CodecError, ProcessingError, UndeclaredTopicError
 from goka.options import NilHandling
 
@@ -478,6 +479,29 @@ cdef class Context:
             raise UndeclaredTopicError(f"group {d.group!r} has no Timer edge: cannot cancel timers")
         return timers.cancel(self._kbytes)
 
+    # -- windows (off the per-message path; see the twin) ---------------------------------
+    def window(self, name):
+        """The window of the ``Window`` edge ``name`` that contains ``ctx.timestamp``, for the
+        current key (see the twin).
+
+        Parameters
+        ----------
+        name : str
+            The ``Window`` edge's name.
+        """
+        return _window_handles(self._d, name, self._kbytes, self._ts, self._topic, self._offset, True)
+
+    def windows(self, name):
+        """Every window of the ``Window`` edge ``name`` that contains ``ctx.timestamp``, for the
+        current key, oldest first (see the twin).
+
+        Parameters
+        ----------
+        name : str
+            The ``Window`` edge's name.
+        """
+        return _window_handles(self._d, name, self._kbytes, self._ts, self._topic, self._offset, False)
+
 
 @cython.final
 cdef class _Route:
@@ -510,6 +534,7 @@ cdef class Dispatcher:
     cdef readonly Context ctx
     cdef public object timers
     cdef readonly object timer_codec
+    cdef public object windows
     cdef dict _routes
     cdef int _nil
     cdef object _table_get
@@ -553,6 +578,7 @@ cdef class Dispatcher:
         self.ctx = Context(self)
         self.timers = None
         self.timer_codec = graph.timer.codec if graph.timer is not None else None
+        self.windows = None
 
     cdef inline object _sink_emit(self, topic, key, data, headers):
         if self._emit is not None:
@@ -644,6 +670,18 @@ cdef class Dispatcher:
         ctx._raw_headers = None
         ctx._headers = None
         self._call(timer.callback, ctx, msg)
+
+    def close(self, topic, key, at, callback, value):
+        """Run ``callback(ctx, value)`` for ``key`` as a window's close (see the twin)."""
+        cdef Context ctx = self.ctx
+        ctx._topic = topic
+        ctx._kbytes = key
+        ctx._key = None
+        ctx._offset = -1
+        ctx._ts = at
+        ctx._raw_headers = None
+        ctx._headers = None
+        self._call(callback, ctx, value)
 
     cdef object _decode(self, codec, value, topic, offset, key):
         try:

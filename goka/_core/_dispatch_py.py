@@ -23,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
 from goka._core.timers import due_ms
+from goka._core.windows import window_handles
 from goka.errors import CodecError, ProcessingError, UndeclaredTopicError
 from goka.graph import GroupGraph
 from goka.options import NilHandling
@@ -333,6 +334,33 @@ class Context:
             raise UndeclaredTopicError(f"group {d.group!r} has no Timer edge: cannot cancel timers")
         return timers.cancel(self._kbytes)  # type: ignore[no-any-return]
 
+    # -- windows ----------------------------------------------------------------------
+    def window(self, name: str) -> Any:
+        """The window of the ``Window`` edge ``name`` that contains ``ctx.timestamp``, for the
+        current key (a handle with ``start``/``end``, ``value()``, ``set_value(v)``,
+        ``delete()`` and ``late``; see :class:`goka._core.windows.WindowHandle`). A hopping
+        spec whose advance is shorter than its size puts a record in several windows: use
+        :meth:`windows`.
+
+        Parameters
+        ----------
+        name : str
+            The ``Window`` edge's name.
+        """
+        return window_handles(self._d, name, self._kbytes, self._ts, self._topic, self._offset, True)
+
+    def windows(self, name: str) -> list[Any]:
+        """Every window of the ``Window`` edge ``name`` that contains ``ctx.timestamp``, for the
+        current key, oldest first (one for tumbling and session windows).
+
+        Parameters
+        ----------
+        name : str
+            The ``Window`` edge's name.
+        """
+        return window_handles(self._d, name, self._kbytes, self._ts, self._topic, self._offset,  # type: ignore[no-any-return]
+                              False)
+
 
 def _header_bytes(value: object) -> bytes:
     if value is None:
@@ -347,7 +375,7 @@ class Dispatcher:
 
     __slots__ = ("graph", "group", "partition", "table", "table_codec", "table_topic", "loop_topic",
                  "loop_codec", "outputs", "joins", "lookups", "sink", "nil_handling", "routes", "ctx",
-                 "timers", "timer_codec")
+                 "timers", "timer_codec", "windows")
 
     def __init__(
         self,
@@ -391,6 +419,8 @@ class Dispatcher:
         #: the partition's :class:`goka._core.timers.Timers`, set by the runtime (Timer edge)
         self.timers: Any = None
         self.timer_codec = graph.timer.codec if graph.timer is not None else None
+        #: the partition's :class:`goka._core.windows.Windows`, set by the runtime (Window edges)
+        self.windows: Any = None
 
     def encode(self, codec: Any, value: Any, topic: str, ctx: Context) -> bytes:
         try:
@@ -471,6 +501,19 @@ class Dispatcher:
         ctx._raw_headers = None
         ctx._headers = None
         self._call(timer.callback, ctx, msg)
+
+    def close(self, topic: str, key: bytes, at: int, callback: Callable[[Any, Any], None], value: Any) -> None:
+        """Run ``callback(ctx, value)`` for ``key`` as a window's close (``ctx.topic`` is the
+        window topic, ``ctx.timestamp`` the close time ``at`` in ms)."""
+        ctx = self.ctx
+        ctx._topic = topic
+        ctx._kbytes = key
+        ctx._key = None
+        ctx._offset = -1
+        ctx._ts = at
+        ctx._raw_headers = None
+        ctx._headers = None
+        self._call(callback, ctx, value)
 
     def _decode(self, codec: Any, value: bytes | None, topic: str, offset: int, key: bytes | None) -> Any:
         try:

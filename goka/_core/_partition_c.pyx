@@ -32,6 +32,7 @@ from collections import deque
 from goka._core.dispatch import Dispatcher  # a module global: the bench swaps it per twin
 from goka._core.failure import handle_failure, policies_of
 from goka._core.timers import Timers, TimerUndo
+from goka._core.windows import Windows, own_generations
 from goka.errors import ProcessingError, ProduceError
 
 __all__ = ["PartitionProcessor", "Ticket", "Generation", "TableCache", "BatchAck", "process_batch"]
@@ -235,27 +236,29 @@ cdef class BatchAck:
     cdef public Generation gen
     cdef public Py_ssize_t remaining
     cdef public dict outbox
-    cdef public Generation tgen
+    cdef public dict own
 
     def __init__(self, PartitionProcessor pp, list tickets, Generation gen, Py_ssize_t reports,
-                 dict outbox=None, *, Generation tgen=None):
+                 dict outbox=None, *, dict own=None):
         cdef Ticket ticket
+        cdef Generation ogen
         self.pp = pp
         self.tickets = tickets
         self.gen = gen
         self.remaining = reports
         self.outbox = outbox
-        self.tgen = tgen
+        self.own = own  # the batch's writes to the timer and window topics, by topic
         for ticket in tickets:
             ticket.pending += 1
         if gen is not None:
             gen.pending += 1
-        if tgen is not None:
-            tgen.pending += 1
+        if own is not None:
+            for ogen in own.values():
+                ogen.pending += 1
 
     def ack(self, err, msg):
         cdef PartitionProcessor pp
-        cdef Generation gen
+        cdef Generation gen, ogen
         cdef Ticket ticket
         cdef long long offset
         if err is not None:
@@ -266,10 +269,10 @@ cdef class BatchAck:
             offset = msg.offset()
             if offset > gen.offset:
                 gen.offset = offset
-        elif self.tgen is not None and msg.topic() == self.pp.timer_topic:
-            offset = msg.offset()
-            if offset > self.tgen.offset:
-                self.tgen.offset = offset
+        elif self.own is not None:
+            ogen = self.own.get(msg.topic())
+            if ogen is not None and msg.offset() > ogen.offset:
+                ogen.offset = msg.offset()
         self.remaining -= 1
         if self.remaining == 0:
             self.outbox = None  # (with one report per partition, a record holds this ack)
@@ -277,8 +280,9 @@ cdef class BatchAck:
                 ticket.pending -= 1
             if gen is not None:
                 gen.pending -= 1
-            if self.tgen is not None:
-                self.tgen.pending -= 1
+            if self.own is not None:
+                for ogen in self.own.values():
+                    ogen.pending -= 1
 
     def error(self, err, msg):
         """The error of a failed delivery: where the record went, its key, and the input
@@ -379,6 +383,7 @@ cdef class PartitionProcessor:
     cdef public dict dead_lettered
     cdef public object timer_topic
     cdef public object timers
+    cdef public object windows
     cdef list _undo
     cdef dict _changelog
     cdef long long _offset
@@ -391,7 +396,7 @@ cdef class PartitionProcessor:
 
     def __init__(self, graph, partition, *, produce_batch, partitions_of, hasher, fail, storage,
                  joins, lookups, nil_handling, ack_each=True, coalesce=False, on_error=None, sleep=None,
-                 timer_storage=None, clock=None):
+                 timer_storage=None, clock=None, window_storages=None):
         self.graph = graph
         self.group = graph.group
         self.partition = partition
@@ -432,6 +437,11 @@ cdef class PartitionProcessor:
             self.timers = Timers(graph.timer_topic, timer_storage, self.emit_own, self._undo.append,
                                  clock, Generation, group=self.group, partition=partition)
             self.dispatcher.timers = self.timers
+        self.windows = None
+        if graph.windows and window_storages is not None:
+            self.windows = Windows(graph, window_storages, self.emit_own, self._undo.append, Generation,
+                                   partition=partition)
+            self.dispatcher.windows = self.windows
 
     # -- the dispatcher's sink -----------------------------------------------------------
     def emit(self, topic, key, value, headers):
@@ -585,6 +595,11 @@ cdef class PartitionProcessor:
         if self.table is not None and PyList_GET_SIZE(self.table.undo):
             PyList_Clear(self.table.undo)
         self._offset = offset
+        windows = self.windows
+        if windows is not None:  # stream time: the largest record timestamp processed
+            ts = _m_timestamp(msg)[1]
+            if ts is not None and ts > windows.stream_time:
+                windows.stream_time = ts
         try:
             self._dispatch(topic, offset, _m_key(msg), _m_value(msg), _m_timestamp(msg)[1], msg.headers)
         except BaseException as exc:
@@ -634,8 +649,8 @@ cdef class PartitionProcessor:
             outbox, self.outbox, self.outbox_size = self.outbox, {}, 0
             self._changelog.clear()
             PyList_Clear(self._undo)
-            tgen = self.timers.seal() if self.timers is not None else None
-            ack = BatchAck(self, list(self.open.values()), gen, reports, outbox, tgen=tgen).ack
+            own = own_generations(self.timers, self.windows, self.timer_topic)
+            ack = BatchAck(self, list(self.open.values()), gen, reports, outbox, own=own).ack
             try:
                 for (topic, partition), records in outbox.items():
                     if self.ack_each:
@@ -685,6 +700,40 @@ cdef class PartitionProcessor:
             self.end_batch()
         return len(fired)
 
+    def close_windows(self):
+        """Run ``on_close`` of the windows closed by stream time as one batch (see the twin)."""
+        windows = self.windows
+        if windows is None:
+            return 0
+        due, upto = windows.due()
+        if not due:
+            windows.closed(None, due, upto)
+            return 0
+        topic = due[0][1].topic
+        ticket = Ticket(self, topic)
+        self.open[topic] = ticket
+        self._offset = -1
+        done = 0
+        try:
+            for item in due:
+                PyList_Clear(self._undo)
+                if self.table is not None:
+                    PyList_Clear(self.table.undo)
+                self.current = ticket
+                try:
+                    windows.close_one(item, self.dispatcher)
+                except BaseException:
+                    self.rollback()
+                    windows.unclose(due[done:])
+                    raise
+                finally:
+                    self.current = None
+                done += 1
+            windows.closed(ticket, due, upto)
+        finally:
+            self.end_batch()
+        return done
+
     def advance(self):
         """Flush acknowledged table generations; return the offsets now committable."""
         cdef long long last, offset
@@ -692,6 +741,8 @@ cdef class PartitionProcessor:
         if self.table is not None:
             self.table.flush()
         if self.timers is not None and self.timers.bury(_ticket_done):
+            self.end_batch()
+        if self.windows is not None and self.windows.bury(_ticket_done):
             self.end_batch()
         for topic, tickets in self.tickets.items():
             last = -1
@@ -709,7 +760,8 @@ cdef class PartitionProcessor:
 
     def in_flight(self):
         return (sum(len(t) for t in self.tickets.values()) + (self.table.unflushed if self.table else 0)
-                + self.outbox_size + (self.timers.in_flight() if self.timers is not None else 0))
+                + self.outbox_size + (self.timers.in_flight() if self.timers is not None else 0)
+                + (self.windows.in_flight() if self.windows is not None else 0))
 
     def get(self, key):
         """The table value of ``key``; safe from any thread (see :meth:`TableCache.peek`)."""
@@ -732,6 +784,7 @@ cdef class PartitionProcessor:
             "dead_lettered": dict(self.dead_lettered),
             "in_flight": self.in_flight(),
             **({"timers": self.timers.stats()} if self.timers is not None else {}),
+            **({"windows": self.windows.stats()} if self.windows is not None else {}),
         }
 
 

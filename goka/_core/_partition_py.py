@@ -40,6 +40,7 @@ from typing import Any
 from goka._core.dispatch import Dispatcher  # a module global: the bench swaps it per twin
 from goka._core.failure import handle_failure, policies_of
 from goka._core.timers import Timers, TimerUndo
+from goka._core.windows import Windows, own_generations
 from goka.errors import ProcessingError, ProduceError
 from goka.graph import GroupGraph
 from goka.options import NilHandling
@@ -227,23 +228,25 @@ class BatchAck:
     so that a failed delivery can name the input message that produced the record.
     """
 
-    __slots__ = ("pp", "tickets", "gen", "remaining", "outbox", "tgen")
+    __slots__ = ("pp", "tickets", "gen", "remaining", "outbox", "own")
 
     def __init__(self, pp: PartitionProcessor, tickets: list[Ticket], gen: Generation | None,
                  reports: int, outbox: dict[tuple[str, int], list[dict[str, Any]]] | None = None, *,
-                 tgen: Generation | None = None) -> None:
+                 own: dict[str, Generation] | None = None) -> None:
         self.pp = pp
         self.tickets = tickets
         self.gen = gen
         self.remaining = reports
         self.outbox = outbox
-        self.tgen = tgen  # the batch's timer writes (goka.Timer), acknowledged like the table's
+        #: the batch's writes to the timer and window topics by topic, acknowledged like the table's
+        self.own = own
         for ticket in tickets:
             ticket.pending += 1
         if gen is not None:
             gen.pending += 1
-        if tgen is not None:
-            tgen.pending += 1
+        if own is not None:
+            for ogen in own.values():
+                ogen.pending += 1
 
     def ack(self, err: Any, msg: Any) -> None:
         if err is not None:
@@ -254,10 +257,10 @@ class BatchAck:
             offset = msg.offset()
             if offset > gen.offset:
                 gen.offset = offset
-        elif self.tgen is not None and msg.topic() == self.pp.timer_topic:
-            offset = msg.offset()
-            if offset > self.tgen.offset:
-                self.tgen.offset = offset
+        elif self.own is not None:
+            ogen = self.own.get(msg.topic())
+            if ogen is not None and msg.offset() > ogen.offset:
+                ogen.offset = msg.offset()
         self.remaining -= 1
         if self.remaining == 0:
             self.outbox = None  # (with one report per partition, a record holds this ack)
@@ -265,8 +268,9 @@ class BatchAck:
                 ticket.pending -= 1
             if gen is not None:
                 gen.pending -= 1
-            if self.tgen is not None:
-                self.tgen.pending -= 1
+            if self.own is not None:
+                for ogen in self.own.values():
+                    ogen.pending -= 1
 
     def error(self, err: Any, msg: Any) -> ProduceError:
         """The error of a failed delivery: where the record went, its key, and the input
@@ -338,6 +342,10 @@ class PartitionProcessor:
     ``timer_storage`` (groups with a :class:`goka.Timer` edge): the local storage of this
     partition of ``<group>-timers``, recovered; ``clock()`` is the wall clock in epoch ms
     (see :mod:`goka._core.timers`).
+
+    ``window_storages`` (groups with :class:`goka.Window` edges): the local storage of this
+    partition of each edge's ``<group>-<name>`` topic by edge name, recovered (see
+    :mod:`goka._core.windows`).
     """
 
     def __init__(
@@ -359,6 +367,7 @@ class PartitionProcessor:
         sleep: Callable[[float], bool] | None = None,
         timer_storage: Storage | None = None,
         clock: Callable[[], int] | None = None,
+        window_storages: Mapping[str, Storage] | None = None,
     ) -> None:
         self.graph = graph
         self.group = graph.group
@@ -401,6 +410,11 @@ class PartitionProcessor:
             self.timers = Timers(graph.timer_topic, timer_storage, self.emit_own, self._undo.append,
                                  clock, Generation, group=self.group, partition=partition)
             self.dispatcher.timers = self.timers
+        self.windows: Windows | None = None
+        if graph.windows and window_storages is not None:
+            self.windows = Windows(graph, window_storages, self.emit_own, self._undo.append, Generation,
+                                   partition=partition)
+            self.dispatcher.windows = self.windows
 
     # -- the dispatcher's sink -----------------------------------------------------------
     def emit(self, topic: str, key: bytes, value: bytes | None, headers: Any) -> None:
@@ -536,6 +550,11 @@ class PartitionProcessor:
         if table is not None and table.undo:
             table.undo.clear()
         self._offset = offset
+        windows = self.windows
+        if windows is not None:  # stream time: the largest record timestamp processed
+            ts = msg.timestamp()[1]
+            if ts is not None and ts > windows.stream_time:
+                windows.stream_time = ts
         try:
             self.dispatcher.process(topic, offset, msg.key(), msg.value(), msg.timestamp()[1], msg.headers)
         except BaseException as exc:
@@ -579,8 +598,8 @@ class PartitionProcessor:
             outbox, self.outbox, self.outbox_size = self.outbox, {}, 0
             self._changelog.clear()
             self._undo.clear()
-            tgen = self.timers.seal() if self.timers is not None else None
-            ack = BatchAck(self, list(self.open.values()), gen, reports, outbox, tgen=tgen).ack
+            own = own_generations(self.timers, self.windows, self.timer_topic)
+            ack = BatchAck(self, list(self.open.values()), gen, reports, outbox, own=own).ack
             try:
                 for (topic, partition), records in outbox.items():
                     if self.ack_each:
@@ -632,12 +651,50 @@ class PartitionProcessor:
             self.end_batch()
         return len(fired)
 
+    def close_windows(self) -> int:
+        """Run ``on_close`` of the windows closed by stream time, in close-time order, as one
+        batch of their own; call between batches (see :mod:`goka._core.windows`). A failing
+        callback is rolled back, the windows not closed stay open, and the error propagates
+        (the processor stops). Returns how many closed."""
+        windows = self.windows
+        if windows is None:
+            return 0
+        due, upto = windows.due()
+        if not due:
+            windows.closed(None, due, upto)  # stream time moved: the marker follows
+            return 0
+        topic = due[0][1].topic
+        ticket = self.open[topic] = Ticket(self, topic)
+        self._offset = -1  # a close's records name no input message
+        done = 0
+        try:
+            for item in due:
+                self._undo.clear()
+                if self.table is not None:
+                    self.table.undo.clear()
+                self.current = ticket
+                try:
+                    windows.close_one(item, self.dispatcher)
+                except BaseException:
+                    self.rollback()
+                    windows.unclose(due[done:])
+                    raise
+                finally:
+                    self.current = None
+                done += 1
+            windows.closed(ticket, due, upto)
+        finally:
+            self.end_batch()
+        return done
+
     def advance(self) -> dict[str, int]:
         """Flush acknowledged table generations; return the offsets now committable."""
         if self.table is not None:
             self.table.flush()
         if self.timers is not None and self.timers.bury(_ticket_done):
             self.end_batch()  # the tombstones of fired timers whose effects are acknowledged
+        if self.windows is not None and self.windows.bury(_ticket_done):
+            self.end_batch()  # markers and expired windows of closes whose effects are acknowledged
         for topic, tickets in self.tickets.items():
             last = -1
             while tickets and tickets[0].pending == 0 and tickets[0] is not self.open.get(topic):
@@ -650,7 +707,8 @@ class PartitionProcessor:
 
     def in_flight(self) -> int:
         return (sum(len(t) for t in self.tickets.values()) + (self.table.unflushed if self.table else 0)
-                + self.outbox_size + (self.timers.in_flight() if self.timers is not None else 0))
+                + self.outbox_size + (self.timers.in_flight() if self.timers is not None else 0)
+                + (self.windows.in_flight() if self.windows is not None else 0))
 
     def get(self, key: bytes) -> bytes | None:
         """The table value of ``key``; safe from any thread (see :meth:`TableCache.peek`)."""
@@ -673,6 +731,7 @@ class PartitionProcessor:
             "dead_lettered": dict(self.dead_lettered),
             "in_flight": self.in_flight(),
             **({"timers": self.timers.stats()} if self.timers is not None else {}),
+            **({"windows": self.windows.stats()} if self.windows is not None else {}),
         }
 
 

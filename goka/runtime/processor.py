@@ -85,6 +85,8 @@ class KafkaProcessor:
             self.topics.ensure_table(graph.table_topic, self.num_partitions)
         if graph.timer is not None:  # pending timers: compacted and co-partitioned like the table
             self.topics.ensure_table(graph.timer_topic, self.num_partitions)
+        for topic in graph.window_topics:  # windowed tables (goka.Window): the same
+            self.topics.ensure_table(topic, self.num_partitions)
         self._partition_counts: dict[str, int] = {}
         for topic in graph.outputs:
             self._partition_counts[topic] = len(self.topics.partitions(topic))
@@ -311,16 +313,18 @@ class KafkaProcessor:
                 storage = self._storages[(topic, partition)] = self.storage_builder.open(topic, partition)
             table = self._tables[(topic, partition)] = PartitionTable(
                 topic, partition, storage,
-                None if topic == self.graph.timer_topic else self.proc.update_callback)
+                None if topic == self.graph.timer_topic or topic in self.graph.window_topics
+                else self.proc.update_callback)
         return table
 
     def _own_topics(self) -> list[str]:
-        """The topics of the state each active partition owns: group table, timers."""
+        """The topics of the state each active partition owns: group table, timers, windows."""
         topics = []
         if self.graph.persist is not None:
             topics.append(self.graph.table_topic)
         if self.graph.timer is not None:
             topics.append(self.graph.timer_topic)
+        topics.extend(self.graph.window_topics)
         return topics
 
     def _state_topics(self) -> list[str]:
@@ -395,6 +399,7 @@ class KafkaProcessor:
         graph = self.graph
         storage = self._table(graph.table_topic, p).storage if graph.persist is not None else None
         timer_storage = self._table(graph.timer_topic, p).storage if graph.timer is not None else None
+        windows = {e.name: self._table(t, p).storage for t, e in graph.window_topics.items()}
         joins = {t: self._table(t, p).storage.get for t in graph.joins}
         lookups = {t: view.get for t, view in self.lookups.items()}
         return PartitionProcessor(
@@ -402,7 +407,7 @@ class KafkaProcessor:
             hasher=self.proc.hasher, fail=self.fail, storage=storage, joins=joins, lookups=lookups,
             nil_handling=self.proc.nil_handling, ack_each=not delivers_in_order(self.proc.producer_config),
             coalesce=self.proc.coalesce_changelog, on_error=self.proc.on_error, sleep=self._stop.wait,
-            timer_storage=timer_storage)
+            timer_storage=timer_storage, window_storages=windows)
 
     def _produce(self, topic: str, value: bytes | None, key: bytes, partition: int, headers: Any,
                  on_delivery: Callable[[Any, Any], None] | None, record: Any = None) -> None:
@@ -542,6 +547,9 @@ class KafkaProcessor:
         if self.graph.timer is not None:  # between batches: due timers fire on this thread
             for pp in self.partitions.values():
                 pp.fire_timers()
+        if self.graph.windows:  # between batches: windows the stream time passed close
+            for pp in self.partitions.values():
+                pp.close_windows()
         for pp in self.partitions.values():
             pp.advance()
         if time.monotonic() - self._last_commit >= COMMIT_INTERVAL:

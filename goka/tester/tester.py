@@ -26,7 +26,10 @@ it) until a new processor of that group is created.
 Time: the tester has its own wall clock, set to the real time when it is created and moved
 only by :meth:`Tester.advance_time`, which fires the timers (``goka.Timer``) that fall due,
 in due order, each with its effects and its timer's removal committed together. Record
-timestamps default to this clock; ``consume(..., timestamp=...)`` sets them.
+timestamps default to this clock; ``consume(..., timestamp=...)`` sets them. Record
+timestamps drive the stream time of windowed tables (``goka.Window``): after each
+``consume`` (and whatever it caused) the tester closes the windows the stream time has
+passed, running their ``on_close`` callbacks in close-time order.
 """
 from __future__ import annotations
 
@@ -41,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from goka._core.dispatch import Dispatcher
 from goka._core.failure import describe, error_headers, policies_of, raw_headers, settle
 from goka._core.timers import Timers
+from goka._core.windows import Windows
 from goka.errors import GokaError, ProcessingError, ProcessorStoppedError, UndeclaredTopicError
 from goka.keys import key_bytes
 from goka.policy import DeadLetter
@@ -166,11 +170,16 @@ class Tester:
             return
         self._draining = True
         try:
-            while self._pending:
-                topic, offset = self._pending.popleft()
-                record = self._queues[topic].records[offset]
-                for proc in list(self._subscribers.get(topic, ())):
-                    proc._deliver(topic, offset, record)
+            while True:
+                while self._pending:
+                    topic, offset = self._pending.popleft()
+                    record = self._queues[topic].records[offset]
+                    for proc in list(self._subscribers.get(topic, ())):
+                        proc._deliver(topic, offset, record)
+                for proc in self._window_processors():  # stream time moved: close windows
+                    proc._close_windows()
+                if not self._pending:
+                    break
         finally:
             self._draining = False
         if self._errors:
@@ -291,6 +300,14 @@ class Tester:
         for subs in self._subscribers.values():
             for proc in subs:
                 if proc.timers is not None:
+                    procs[id(proc)] = proc
+        return list(procs.values())
+
+    def _window_processors(self) -> list[_TesterProcessor]:
+        procs: dict[int, _TesterProcessor] = {}
+        for subs in self._subscribers.values():
+            for proc in subs:
+                if proc.windows is not None:
                     procs[id(proc)] = proc
         return list(procs.values())
 
@@ -429,7 +446,8 @@ class _TesterProcessor:
         self.dead_lettered: dict[str, int] = {}
         tester._restarted(graph.group)
         for topic, codec in graph.codecs().items():
-            if topic in (graph.table_topic, graph.timer_topic) or topic in graph.joins or topic in graph.lookups:
+            if (topic in (graph.table_topic, graph.timer_topic) or topic in graph.joins or topic in graph.lookups
+                    or topic in graph.window_topics):
                 tester._register_table(topic, codec)
             else:
                 tester._register_codec(topic, codec)
@@ -447,6 +465,12 @@ class _TesterProcessor:
                                  lambda topic, key, value: self.outbox.append((topic, key, value, None)),
                                  self.timer_journal.append, lambda: tester._now_ms, group=graph.group)
             self.dispatcher.timers = self.timers
+        self.windows: Windows | None = None
+        if graph.windows:  # window changes are journaled with the timer changes
+            self.windows = Windows(graph, {e.name: tester._storage(t) for t, e in graph.window_topics.items()},
+                                   lambda topic, key, value: self.outbox.append((topic, key, value, None)),
+                                   self.timer_journal.append)
+            self.dispatcher.windows = self.windows
         for topic in graph.consumed_topics:
             tester._subscribers.setdefault(topic, []).append(self)
 
@@ -479,7 +503,32 @@ class _TesterProcessor:
         self._commit()
         return 1
 
+    def _close_windows(self) -> int:
+        """Run ``on_close`` of the windows the stream time has passed, each committed on its
+        own, then write the stream-time markers and the tombstones of expired windows."""
+        windows = self.windows
+        if windows is None or self.error is not None:
+            return 0
+        due, upto = windows.due()
+        for i, item in enumerate(due):
+            self.timer_journal.clear()
+            try:
+                windows.close_one(item, self.dispatcher)
+            except Exception as exc:
+                self._rollback()
+                windows.unclose(due[i:])
+                self.tester._fail(self, exc)
+                return i
+            self._commit()
+        windows.closed(None, due, upto)
+        if windows.bury(lambda ticket: True):
+            self._commit()
+        return len(due)
+
     def _deliver(self, topic: str, offset: int, record: Record) -> None:
+        windows = self.windows
+        if windows is not None:  # stream time: the largest record timestamp processed
+            windows.observe(record.timestamp_ms)
         def attempt() -> None:
             self.timer_journal.clear()
             self.dispatcher.process(topic, offset, record.key, record.value, record.timestamp_ms,
@@ -527,6 +576,8 @@ class _TesterProcessor:
             self.table.staged.clear()
         for topic, key, value, headers in outbox:
             self.tester._append(topic, key, value, headers)
+        if self.windows is not None:
+            self.windows.seal()  # (the records above wrote the window storage)
 
     def _rollback(self) -> None:
         """The callback raised: discard what it did."""
@@ -592,7 +643,8 @@ class _TesterProcessor:
     def stats(self) -> dict[str, Any]:
         return {"group": self.graph.group, "state": self.state, "partitions": [0],
                 "skipped": dict(self.skipped), "dead_lettered": dict(self.dead_lettered),
-                **({"timers": self.timers.stats()} if self.timers is not None else {})}
+                **({"timers": self.timers.stats()} if self.timers is not None else {}),
+                **({"windows": self.windows.stats()} if self.windows is not None else {})}
 
 
 class _TesterView:

@@ -20,6 +20,9 @@ Metric names (all prefixed ``goka_``; partition labels are the processor's parti
 ``goka_committed_offset``                 gauge      last committed input offset
 ``goka_input_high_watermark``             gauge      input high watermark as last fetched
 ``goka_in_flight_messages``               gauge      processed, not yet acknowledged
+``goka_late_messages_total``              counter    records late for a closed window (``goka.Window``)
+``goka_open_windows``                     gauge      windows not yet closed (``goka.Window``)
+``goka_stream_time_seconds``              gauge      a partition's stream time (``goka.Window``)
 ``goka_callback_latency_seconds``         histogram  callback time per message
 ``goka_table_offset``                     gauge      last applied table offset (``owner``: group or "view")
 ``goka_table_high_watermark``             gauge      table high watermark
@@ -117,6 +120,12 @@ class GokaCollector(Collector):
                                         labels=["group", "partition"]),
             "fired": CounterMetricFamily("goka_fired_timers", "Timers fired since the partition was assigned",
                                          labels=["group", "partition"]),
+            "late": CounterMetricFamily("goka_late_messages", "Records late for a closed window (goka.Window), "
+                                        "counted once per window edge", labels=["group", "partition"]),
+            "open_windows": GaugeMetricFamily("goka_open_windows", "Windows not yet closed (goka.Window)",
+                                              labels=["group", "partition"]),
+            "stream_time": GaugeMetricFamily("goka_stream_time_seconds", "Largest record timestamp processed "
+                                             "by a partition with windows (goka.Window)", labels=["group", "partition"]),
             "inflight": GaugeMetricFamily("goka_in_flight_messages",
                                           "Messages processed but not yet acknowledged",
                                           labels=["group", "partition"]),
@@ -164,6 +173,12 @@ class GokaCollector(Collector):
             if timers is not None:
                 g["timers"].add_metric([group, part], timers["pending"])
                 g["fired"].add_metric([group, part], timers["fired"])
+            windows = entry.get("windows")
+            if windows is not None:
+                g["late"].add_metric([group, part], windows["late"])
+                g["open_windows"].add_metric([group, part], windows["open"])
+                if windows["stream_time"] is not None:
+                    g["stream_time"].add_metric([group, part], windows["stream_time"] / 1000.0)
         latency = stats.get("latency")
         if latency:
             buckets = [(_le(le), float(count)) for le, count in latency["buckets"]]

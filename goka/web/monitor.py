@@ -74,13 +74,18 @@ def processor_snapshot(name: str, proc: Any) -> dict[str, Any]:
                          "committed": entry.get("committed", {}).get(topic), "produced": produced,
                          "table_offset": table.get("offset"), "skipped": skipped,
                          "dead_lettered": dead_lettered})
+    windows = [{"partition": int(p), "stream_time": w.get("stream_time"), "open": w.get("open", 0),
+                "late": w.get("late", 0)}
+               for p, entry in sorted(stats.get("partitions", {}).items())
+               if (w := entry.get("windows")) is not None]
     return {"name": name, "group": stats.get("group", name), "state": stats.get("state", proc.state),
             "active": stats.get("active", []), "standby": stats.get("standby", []), "partitions": rows,
             "totals": totals, "latency": _finite(latency_summary(stats.get("latency", {}))),
             "lookups": stats.get("lookups", {}), "last_error": stats.get("last_error"),
             "tables": [{"topic": t.topic, "partition": t.partition, "state": t.state, "offset": t.offset,
                         "hwm": t.hwm, "records": t.records, "progress": t.fraction}
-                       for t in table_progress([proc])]}
+                       for t in table_progress([proc])],
+            "windows": windows}
 
 
 def view_snapshot(name: str, view: Any) -> dict[str, Any]:
@@ -157,7 +162,15 @@ function processorCard(p, now) {
     + '<th>lag</th><th>consumed</th><th>committed</th><th>produced</th><th>table offset</th>'
     + '<th>skipped</th><th>dead-lettered</th>'
     + '</tr></thead><tbody>' + (rows || '<tr><td colspan="11" class="muted">'
-    + 'no partitions assigned</td></tr>') + '</tbody></table></section>';
+    + 'no partitions assigned</td></tr>') + '</tbody></table>' + windowTable(p.windows || []) + '</section>';
+}
+function windowTable(ws) {  // windowed tables (goka.Window): stream time, open windows, late records
+  if (!ws.length) return '';
+  return '<table class="windows"><thead><tr><th>partition</th><th class="l">stream time</th><th>open windows</th>'
+    + '<th>late records</th></tr></thead><tbody>' + ws.map(w => '<tr data-partition="' + w.partition
+    + '"><td>' + w.partition + '</td><td class="l" data-field="stream-time">'
+    + (w.stream_time === null ? '–' : esc(new Date(w.stream_time).toISOString())) + '</td><td data-field="open-windows">'
+    + num(w.open) + '</td><td data-field="late">' + num(w.late) + '</td></tr>').join('') + '</tbody></table>';
 }
 function viewCard(v) {
   const rows = v.partitions.map(r => '<tr data-partition="' + r.partition + '"><td>' + r.partition

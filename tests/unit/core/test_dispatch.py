@@ -633,7 +633,8 @@ def test_interface(dispatch: ModuleType) -> None:
     assert dispatch.Sink is py.Sink and dispatch.TableAccess is py.TableAccess
     assert _public(dispatch.Context) == _public(py.Context) == [
         "cancel_timers", "defer_commit", "delete", "emit", "fail", "group", "headers", "join", "key", "lookup",
-        "loopback", "offset", "partition", "schedule", "set_value", "timestamp", "topic", "value"]
+        "loopback", "offset", "partition", "schedule", "set_value", "timestamp", "topic", "value", "window",
+        "windows"]
     assert _public(dispatch.Dispatcher) == _public(py.Dispatcher)
     for cls, ref in [(dispatch.Context, py.Context), (dispatch.Dispatcher, py.Dispatcher)]:
         for name in _public(ref):
