@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def late_clicks(proc: goka.Processor) -> int:
     """Late clicks dropped so far, from the processor's stats."""
-    return sum(int(p.get("late", 0)) for p in proc.stats()["partitions"].values())
+    return sum(int(p.get("windows", {}).get("late", 0)) for p in proc.stats()["partitions"].values())
 
 
 if __name__ == "__main__":

@@ -289,7 +289,8 @@ class Worker:
     """A window_worker.py process; ``start()`` again restarts it on the same state directory."""
 
     def __init__(self, cluster: Any, path: Path, logs: Path) -> None:
-        self.args = [sys.executable, str(WORKER), cluster.brokers, "per-minute-kill", "clicks", "counts", str(path)]
+        self.args = [sys.executable, str(WORKER), cluster.brokers, "per-minute-kill", "clicks", "counts", str(path),
+                     "--delay", "0.01"]
         self.logs = logs
         self.runs: list[tuple[subprocess.Popen[bytes], Path, Path]] = []
 
@@ -329,28 +330,36 @@ class Worker:
 
 
 def test_results_survive_a_sigkill_mid_run(tmp_path, wait_for):
-    """The processor process is SIGKILLed after it closed some windows and while it has more
-    to do, then restarted on its state directory: every window's result is emitted (none
-    lost), and a result emitted twice (at least once) carries the same count."""
+    """The processor process (each click taking 10 ms) is SIGKILLed mid-run, after it closed
+    minute 0 and while it processes the second half of the clicks, then restarted on its state
+    directory: every window's result is emitted (none lost), and a result emitted twice (at
+    least once) carries the same count."""
     clicks = Clicks(4)
-    half = next(i for i, (_, _, ts) in enumerate(clicks.events) if ts >= T0 + 3 * MIN)
     logs = tmp_path / "logs"
     logs.mkdir()
     with goka.EmbeddedCluster(partitions=4) as cluster:
         cluster.create_topic("clicks", 4)
         cluster.create_topic("counts", 4)
+        # a worker process holds only the bootstrap string: the embedded cluster creates topics here
+        cluster.create_topic(goka.window_table("per-minute-kill", window_worker.WINDOW), 4,
+                             {"cleanup.policy": "compact"})
         worker = Worker(cluster, tmp_path / "state", logs)
         try:
             worker.start()
             wait_for(worker.running, TIMEOUT, "the worker to run")
+            # minutes 0-2 first: minute 0 closes for every key (windows close between batches)
+            half = next(i for i, (_, _, ts) in enumerate(clicks.events) if ts >= T0 + 3 * MIN)
             clicks.emit(cluster, "clicks", clicks.events[:half])
-            # minutes 0 and 1 close in every partition with minute 2's clicks
-            wait_for(lambda: worker.alive() and {(k, s) for k, s, _ in worker.closed()} >=
-                     {(k, T0) for k in KEYS}, TIMEOUT, "minute 0 to close for every key")
+            wait_for(lambda: worker.alive() and {(k, s) for k, s, _ in worker.closed()} >= {(k, T0) for k in KEYS},
+                     TIMEOUT, "minute 0 to close for every key")
+            clicks.emit(cluster, "clicks", clicks.events[half:])
+            wait_for(lambda: worker.alive() and sum(line.startswith("MSG ") for line in worker.lines()) > half + 2,
+                     TIMEOUT, "the worker to process minute 3's first clicks")
             worker.proc.kill()
             assert worker.proc.wait(10) == -signal.SIGKILL
+            processed = [line for line in worker.lines(0) if line.startswith("MSG ")]
+            assert len(processed) < len(clicks.events), "killed after the end, not mid-run"
             before = worker.closed(0)
-            clicks.emit(cluster, "clicks", clicks.events[half:])
             worker.start()
             wait_for(worker.running, TIMEOUT, "the restarted worker to run")
             expected = clicks.results

@@ -1,7 +1,7 @@
 """A windowed click-count processor for tests/integration/test_windows.py (a script, and a
 module the test loads for :func:`per_minute_group`).
 
-    python window_worker.py BROKERS GROUP CLICKS COUNTS PATH
+    python window_worker.py BROKERS GROUP CLICKS COUNTS PATH [--delay SECONDS]
 
 Clicks (``codec.Int64`` sequence numbers) are counted per key and minute in the window edge
 ``per-minute`` (tumbling, 10 s grace): the window's value is the sorted list of the sequence
@@ -33,12 +33,16 @@ def say(line: str) -> None:
     os.write(1, (line + "\n").encode())
 
 
-def per_minute_group(group: str, clicks: str, counts: str, report: bool = False) -> goka.GroupGraph:
-    """The windowed click count (see the module docstring); ``report`` prints MSG/CLOSE lines."""
+def per_minute_group(group: str, clicks: str, counts: str, report: bool = False,
+                     delay: float = 0.0) -> goka.GroupGraph:
+    """The windowed click count (see the module docstring); ``report`` prints MSG/CLOSE lines,
+    ``delay`` (seconds) slows each click down (so that a test can kill the process mid-run)."""
 
     def on_click(ctx: goka.Context, seq: int) -> None:
         if report:
             say(f"MSG {ctx.partition} {ctx.offset} {ctx.key} {seq}")
+        if delay:
+            time.sleep(delay)
         window = ctx.window(WINDOW)
         if window.late:
             return
@@ -63,10 +67,12 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     for name in ("brokers", "group", "clicks", "counts", "path"):
         parser.add_argument(name)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds each click takes")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    proc = goka.Processor(args.brokers, per_minute_group(args.group, args.clicks, args.counts, report=True),
+    proc = goka.Processor(args.brokers, per_minute_group(args.group, args.clicks, args.counts, report=True,
+                                                           delay=args.delay),
                           path=args.path, consumer_config={"session.timeout.ms": 3000,
                                                            "heartbeat.interval.ms": 1000})
 
