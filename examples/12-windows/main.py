@@ -55,7 +55,7 @@ def build_group() -> goka.GroupGraph:
         minute.set_value((minute.value() or 0) + 1)
 
     def on_close(ctx: goka.Context, window: goka.TimeWindow, count: int) -> None:
-        log.info("%s %s: %d clicks", ctx.key, hhmm(window), count)
+        log.info("%s %s: %d click%s", ctx.key, hhmm(window), count, "" if count == 1 else "s")
         CLOSED[(ctx.key, window.start_ms)] = count
         ctx.emit(COUNTS, ctx.key, f"{hhmm(window)} {count}")
 
@@ -128,8 +128,9 @@ def main(argv: list[str] | None = None) -> int:
                     stop.set()
                     clicker.join()
             view.wait_recovered(30)
+            shown = (START, START + timedelta(minutes=3)) if args.smoke else (None, None)
             for user in USERS:
-                counts = ", ".join(f"{hhmm(w)} {n}" for w, n in view.windows(user, START, START + timedelta(minutes=3)))
+                counts = ", ".join(f"{hhmm(w)} {n}" for w, n in view.windows(user, *shown))
                 log.info("view: %s: %s", user, counts)
         log.info("late clicks dropped: %d", late_clicks(proc))
     log.info("done.")

@@ -16,7 +16,7 @@ candidate windows up directly instead of scanning.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +24,7 @@ from goka.errors import CodecError
 from goka.keys import key_bytes
 from goka.window import SUFFIX_LEN, Hopping, TimeWindow, WindowSpec, parse_window_key, to_ms, window_key
 
-__all__ = ["WindowReader", "check_window_spec", "time_ms"]
+__all__ = ["WindowReader", "check_window_spec", "time_ms", "scan_windows"]
 
 
 def check_window_spec(spec: object, table: str) -> WindowSpec:
@@ -42,6 +42,19 @@ def time_ms(value: object, what: str) -> int:
         raise TypeError(f"{what} must be a timezone-aware datetime or int epoch milliseconds, "
                         f"got {type(value).__name__} ({value!r:.40})")
     return to_ms(value, what)
+
+
+def scan_windows(storage: Any, kbytes: bytes) -> Iterator[tuple[TimeWindow, bytes]]:
+    """``(window, encoded value)`` of every window of message key ``kbytes`` in ``storage``
+    (one partition of a window table), in storage order: a prefix scan keeping the keys
+    exactly :data:`~goka.window.SUFFIX_LEN` bytes longer, without the stream-time marker."""
+    size = len(kbytes) + SUFFIX_LEN
+    for k, v in storage.items(kbytes or None):
+        if len(k) != size:
+            continue  # another key with this one as prefix
+        _, start, end = parse_window_key(k)
+        if start < end:  # not the stream-time marker
+            yield TimeWindow(start, end), v
 
 
 class WindowReader:
@@ -120,15 +133,6 @@ class WindowReader:
             raise CodecError(f"cannot decode the value of window {window!r}: {exc}", codec=self.codec,
                              topic=self.table, key=key) from exc
 
-    def _scan(self, key: str | bytes, kbytes: bytes, storage: Any) -> Iterable[tuple[TimeWindow, bytes]]:
-        size = len(kbytes) + SUFFIX_LEN
-        for k, v in storage.items(kbytes or None):
-            if len(k) != size:
-                continue  # another key with this one as prefix
-            _, start, end = parse_window_key(k)
-            if start < end:  # not the stream-time marker
-                yield TimeWindow(start, end), v
-
     def window(self, key: str | bytes, at: datetime | int) -> tuple[TimeWindow, Any] | None:
         at_ms = time_ms(at, "View.window at")
         kbytes, storage = self._storage_of(key)
@@ -140,7 +144,7 @@ class WindowReader:
                     return w, self._decode(key, w, data)
             return None
         found: tuple[TimeWindow, bytes] | None = None
-        for w, data in self._scan(key, kbytes, storage):
+        for w, data in scan_windows(storage, kbytes):
             if w.start_ms <= at_ms < w.end_ms and (found is None or w.start_ms > found[0].start_ms):
                 found = w, data
         return None if found is None else (found[0], self._decode(key, found[0], found[1]))
@@ -152,7 +156,7 @@ class WindowReader:
         if lo is not None and hi is not None and lo > hi:
             raise ValueError(f"View.windows: start ({start!r}) is after end ({end!r})")
         kbytes, storage = self._storage_of(key)
-        found = [(w, data) for w, data in self._scan(key, kbytes, storage)
+        found = [(w, data) for w, data in scan_windows(storage, kbytes)
                  if (hi is None or w.start_ms < hi) and (lo is None or w.end_ms > lo)]
         # storage orders the starts as unsigned bytes (a start before 1970 after the others)
         found.sort(key=lambda wd: (wd[0].start_ms, wd[0].end_ms))

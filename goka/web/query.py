@@ -3,7 +3,8 @@
 Sources are named after the processor's group or the view's table. Values are shown as
 indented JSON (Go Goka's default humanizer); a key in a partition this instance does not
 hold is reported as such, not as missing. A windowed view (``goka.View(..., window=spec)``)
-shows the key's windows, oldest first: start, end and value of each.
+and a processor's window table (:class:`ProcessorWindows`, a source named
+``<group>-<window name>``) show the key's windows, oldest first: start, end and value of each.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from urllib.parse import quote
 from goka.errors import GokaError
 from goka.web.html import escape, page
 
-__all__ = ["humanize", "lookup", "query_page"]
+__all__ = ["humanize", "lookup", "query_page", "ProcessorWindows"]
 
 
 def humanize(value: Any) -> str:
@@ -26,6 +27,62 @@ def humanize(value: Any) -> str:
         return json.dumps(msgspec.to_builtins(value), indent=2, ensure_ascii=False)
     except Exception:
         return repr(value)
+
+
+class ProcessorWindows:
+    """A query source for one window edge of a processor: the windows of a key in the
+    processor's local window storage (the partitions it holds, as for its group table).
+
+    Parameters
+    ----------
+    processor : goka.Processor
+        A processor on Kafka whose group has the window edge.
+    edge : goka.Window
+        The window edge.
+    """
+
+    def __init__(self, processor: Any, edge: Any) -> None:
+        self.processor = processor
+        self.group = processor.group
+        self.edge = edge
+        self.table = edge.topic_of(processor.group)
+        self.window_spec = edge.spec
+
+    def windows(self, key: str) -> list[tuple[Any, Any]]:
+        """``(goka.TimeWindow, value)`` of every window of ``key``, oldest first.
+
+        Parameters
+        ----------
+        key : str
+            The message key.
+        """
+        from goka.errors import PartitionNotHeldError
+        from goka.hash import goka as goka_hash
+        from goka.runtime.window_view import scan_windows
+
+        backend = self.processor._backend
+        kbytes = key.encode("utf-8", "surrogateescape")
+        partition = goka_hash(kbytes, backend.num_partitions)
+        table = backend._tables.get((self.table, partition))
+        held = partition in backend.partitions or (self.processor.hot_standby and table is not None
+                                                   and table.state == "running")
+        if table is None or not held:
+            exc = PartitionNotHeldError(f"group {self.group!r}: key {key!r} is in partition {partition}, "
+                                        f"which this instance does not hold")
+            exc.partition = partition  # type: ignore[attr-defined]  # for the page's hint (Locator)
+            raise exc
+        found = sorted(scan_windows(table.storage, kbytes), key=lambda wd: (wd[0].start_ms, wd[0].end_ms))
+        return [(w, self.edge.codec.decode(data)) for w, data in found]
+
+
+def window_sources(processor: Any) -> list[ProcessorWindows]:
+    """The query sources of ``processor``'s window edges (none for a processor not on Kafka)."""
+    graph = getattr(processor, "graph", None)
+    if graph is None or not getattr(graph, "windows", None):
+        return []
+    if getattr(getattr(processor, "_backend", None), "_tables", None) is None:
+        return []
+    return [ProcessorWindows(processor, edge) for edge in graph.windows.values()]
 
 
 def _windows(source: Any, key: str) -> list[dict[str, Any]] | None:

@@ -269,6 +269,7 @@ def test_per_minute_click_count(tmp_path, wait_for):
                      "a result for every closed window")
             assert late_messages(proc) == len(clicks.late) == 2
             stats = proc.stats()
+            check_processor_query(proc, clicks)
         results = results_of(read_topic(cluster, "counts", 4))
         assert results == {kw: [n] for kw, n in expected.items()}  # one each, none for open windows
         assert results[("user-0", T0)] == [len(clicks.windows[("user-0", T0)])]  # grace click counted
@@ -283,6 +284,27 @@ def test_per_minute_click_count(tmp_path, wait_for):
                                                             for m in range(5)]
             window, value = view.window(clicks.ticks[0], T0 + 6 * MIN + 59_999) or (None, None)
             assert window == goka.TimeWindow(T0 + 6 * MIN, T0 + 7 * MIN) and len(value) == 1  # still open
+
+
+def check_processor_query(proc: goka.Processor, clicks: Clicks) -> None:
+    """The web query page reads the processor's window table (a source named after its topic)."""
+    import json
+    import urllib.request
+
+    from goka.web import serve
+
+    table = goka.window_table("per-minute", window_worker.WINDOW)
+    server = serve(0, processors=[proc])
+    try:
+        with urllib.request.urlopen(f"{server.url}api/query?source={table}&key=user-4", timeout=10) as r:
+            found = json.load(r)
+        assert found["error"] is None and found["found"]
+        assert [(w["start_ms"], json.loads(w["value"])) for w in found["windows"]] == \
+            [(T0 + m * MIN, sorted(clicks.windows[("user-4", T0 + m * MIN)])) for m in range(5)]
+        with urllib.request.urlopen(f"{server.url}query?source={table}&key=user-4", timeout=10) as r:
+            assert r.read().decode().count('<tr class="window">') == 5
+    finally:
+        server.stop()
 
 
 class Worker:
