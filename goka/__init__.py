@@ -59,6 +59,7 @@ from goka.processor import Processor
 from goka.topics import TopicManager
 from goka.view import View
 from goka.window import Hopping, Session, TimeWindow, Tumbling, window_table
+from goka._core.windows import WindowHandle
 
 if TYPE_CHECKING:
     from goka.cluster import EmbeddedCluster
@@ -103,6 +104,7 @@ __all__ = (
     "Hopping",
     "Session",
     "TimeWindow",
+    "WindowHandle",
     "window_table",
     "TopicManager",
     "UndeclaredTopicError",

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
 from goka._core.timers import due_ms
-from goka._core.windows import window_handles
+from goka._core.windows import WindowHandle, window_handles
 from goka.errors import CodecError, ProcessingError, UndeclaredTopicError
 from goka.graph import GroupGraph
 from goka.options import NilHandling
@@ -335,7 +335,7 @@ class Context:
         return timers.cancel(self._kbytes)  # type: ignore[no-any-return]
 
     # -- windows ----------------------------------------------------------------------
-    def window(self, name: str) -> Any:
+    def window(self, name: str) -> WindowHandle:
         """The window of the ``Window`` edge ``name`` that contains ``ctx.timestamp``, for the
         current key (a handle with ``start``/``end``, ``value()``, ``set_value(v)``,
         ``delete()`` and ``late``; see :class:`goka._core.windows.WindowHandle`). A hopping
@@ -347,9 +347,10 @@ class Context:
         name : str
             The ``Window`` edge's name.
         """
-        return window_handles(self._d, name, self._kbytes, self._ts, self._topic, self._offset, True)
+        return window_handles(self._d, name, self._kbytes, self._ts, self._topic, self._offset,  # type: ignore[no-any-return]
+                              True)
 
-    def windows(self, name: str) -> list[Any]:
+    def windows(self, name: str) -> list[WindowHandle]:
         """Every window of the ``Window`` edge ``name`` that contains ``ctx.timestamp``, for the
         current key, oldest first (one for tumbling and session windows).
 

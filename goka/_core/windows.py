@@ -50,8 +50,8 @@ log = logging.getLogger("goka.processor")
 
 _MISSING = object()
 _MIN = -(2**63)
-#: windows closed per call of the host's close step, so that input keeps flowing
-CLOSE_LIMIT = 1000
+#: windows closed per call of the host's close step (one batch), so that input keeps flowing
+CLOSE_LIMIT = 10_000
 
 
 class _Gen:
@@ -251,7 +251,23 @@ class WindowHandle:
     ``start``/``end`` (UTC datetimes) and ``start_ms``/``end_ms`` (epoch ms, end exclusive)
     are its bounds -- for a session, including the current record (and every session it
     joins). ``late`` is True when the window has closed: ``value()`` is then None and
-    ``set_value``/``delete`` do nothing. Valid only during the callback.
+    ``set_value``/``delete`` do nothing. Valid only during the callback. Callbacks get
+    handles from ``ctx.window(name)`` and ``ctx.windows(name)``; they are not created directly.
+
+    Parameters
+    ----------
+    edge : WindowEdge
+        The window edge's state in the partition.
+    key : bytes
+        The message key.
+    start_ms : int
+        The window's start, epoch ms.
+    end_ms : int
+        The window's (exclusive) end, epoch ms.
+    late : bool
+        Whether the window has closed.
+    parts : list of (int, int)
+        For sessions: the bounds of the stored sessions this one covers.
     """
 
     __slots__ = ("_edge", "_key", "start_ms", "end_ms", "late", "_parts")

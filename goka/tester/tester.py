@@ -507,23 +507,26 @@ class _TesterProcessor:
         """Run ``on_close`` of the windows the stream time has passed, each committed on its
         own, then write the stream-time markers and the tombstones of expired windows."""
         windows = self.windows
-        if windows is None or self.error is not None:
-            return 0
-        due, upto = windows.due()
-        for i, item in enumerate(due):
-            self.timer_journal.clear()
-            try:
-                windows.close_one(item, self.dispatcher)
-            except Exception as exc:
-                self._rollback()
-                windows.unclose(due[i:])
-                self.tester._fail(self, exc)
-                return i
-            self._commit()
-        windows.closed(None, due, upto)
-        if windows.bury(lambda ticket: True):
-            self._commit()
-        return len(due)
+        closed = 0
+        while windows is not None and self.error is None:
+            due, upto = windows.due()
+            for i, item in enumerate(due):
+                self.timer_journal.clear()
+                try:
+                    windows.close_one(item, self.dispatcher)
+                except Exception as exc:
+                    self._rollback()
+                    windows.unclose(due[i:])
+                    self.tester._fail(self, exc)
+                    return closed
+                self._commit()
+                closed += 1
+            windows.closed(None, due, upto)
+            if windows.bury(lambda ticket: True):
+                self._commit()
+            if upto >= windows.stream_time:
+                break
+        return closed
 
     def _deliver(self, topic: str, offset: int, record: Record) -> None:
         windows = self.windows

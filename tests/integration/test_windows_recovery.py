@@ -62,6 +62,22 @@ def read_all(brokers: str, topic: str, partitions: int) -> list[tuple[int, bytes
         c.close()
 
 
+def scrape(proc: goka.Processor) -> dict[str, dict[tuple[str, ...], float]]:
+    """The processor's metrics as /metrics serves them: {family: {labels: value}}."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from goka.web.metrics import GokaCollector
+
+    registry = CollectorRegistry()
+    registry.register(GokaCollector(processors=[proc]))
+    out: dict[str, dict[tuple[str, ...], float]] = {}
+    for family in text_string_to_metric_families(generate_latest(registry).decode()):
+        for sample in family.samples:
+            out.setdefault(sample.name.removesuffix("_total"), {})[tuple(sample.labels.values())] = sample.value
+    return out
+
+
 def windows_stats(proc: goka.Processor) -> dict[int, Any]:
     return {p: e["windows"] for p, e in proc.stats()["partitions"].items()}
 
@@ -106,6 +122,14 @@ def test_window_state_and_marker_survive_a_restart(tmp_path, wait_for):
             produce(cluster.brokers, [("a", 0, 20 * S), ("b", 1, 70 * S), ("a", 0, 125 * S)])
             wait_for(lambda: settled(second, {0: 125 * S, 1: 70 * S}), 30, "the second instance to settle")
             assert windows_stats(second)[0]["late"] == 1  # a at 0:20: its minute closed before the restart
+            metrics = scrape(second)
+            assert metrics["goka_late_messages"] == {("wins", "0"): 1.0, ("wins", "1"): 0.0}
+            assert metrics["goka_open_windows"] == {("wins", "0"): 1.0, ("wins", "1"): 1.0}
+            assert metrics["goka_stream_time_seconds"][("wins", "0")] == (T0 + 125 * S) / 1000
+            from goka.web.monitor import processor_snapshot
+            assert processor_snapshot("wins", second)["windows"] == [
+                {"partition": 0, "stream_time": T0 + 125 * S, "open": 1, "late": 1},
+                {"partition": 1, "stream_time": T0 + 70 * S, "open": 1, "late": 0}]
         counts = [(k.decode(), v.decode()) for _, k, v in read_all(cluster.brokers, "counts", 1) if v]
         assert sorted(counts) == [("a", "0:2"), ("a", "60000:1"), ("b", "0:1")]  # each window once
         state = latest(read_all(cluster.brokers, TOPIC, 2))

@@ -140,3 +140,17 @@ def test_sessions_without_merge_keep_the_earliest_value(caplog: pytest.LogCaptur
     tt.consume("events", "w", "x", timestamp=at(3000))
     assert drain(visits) == [("u", "00:00-05:50.001000 a,bridge")]
     assert sum("no merge" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_more_windows_than_one_close_batch_all_close(monkeypatch: pytest.MonkeyPatch) -> None:
+    from goka._core import windows
+
+    monkeypatch.setattr(windows, "CLOSE_LIMIT", 3)
+    monkeypatch.setattr(windows.Windows.due, "__defaults__", (3,))
+    tt = Tester()
+    goka.Processor(tt, click_count())
+    counts = tt.queue_tracker("counts")
+    for i in range(8):
+        tt.consume("clicks", f"k{i}", "click", timestamp=at(i))
+    tt.consume("clicks", "z", "click", timestamp=at(100))
+    assert sorted(k for k, _ in drain(counts)) == [f"k{i}" for i in range(8)]

@@ -386,3 +386,21 @@ def test_twins_agree(seed: int) -> None:
     assert py == c
     assert py[0] and py[3]["late"] > 0  # closes and late records did happen
     assert py[2]["tumbling"]  # and something is stored
+
+
+def test_close_batches_are_limited_and_the_marker_follows(partition: ModuleType,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from goka._core import windows
+
+    monkeypatch.setattr(windows.Windows.due, "__defaults__", (2,))
+    s = Setup(partition)
+    s.send(*[(k, "t", 1 * S) for k in (b"a", b"b", b"c", b"d", b"e")], (b"f", "t", 11 * S))
+    s.send((b"z", "", 12 * S), close=False)
+    assert s.pp.close_windows() == 2
+    s.settle()
+    assert s.marker("tumbling") == 12 * S - 1  # complete only up to before the next window's close
+    assert s.pp.close_windows() == 2 and s.pp.close_windows() == 1 and s.pp.close_windows() == 0
+    s.settle()
+    assert s.marker("tumbling") == 12 * S
+    assert [k for _, k, *_ in closed()] == ["a", "b", "c", "d", "e"]
+    assert s.stored("tumbling") == {(b"f", 10 * S, 20 * S): 1}
