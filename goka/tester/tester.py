@@ -698,8 +698,8 @@ class _TesterEmitter:
         self.topic = emitter.topic
         tester._register_codec(emitter.topic, emitter.codec)
 
-    def emit(self, key: bytes, value: bytes | None, headers: Any) -> Future[int]:
-        offset = self.tester._append(self.topic, key, value, headers)
+    def emit(self, key: bytes, value: bytes | None, headers: Any, timestamp: int | None = None) -> Future[int]:
+        offset = self.tester._append(self.topic, key, value, headers, timestamp)
         self.tester._drain()
         fut: Future[int] = Future()
         fut.set_result(offset)
