@@ -19,7 +19,7 @@ import pytest
 
 import goka
 from goka import codec
-from goka.errors import NotRecoveredError
+from goka.errors import NotRecoveredError, ProcessorStoppedError
 from goka.hash import goka as goka_hash
 from goka.window import STREAM_TIME_KEY, SUFFIX_LEN, encode_stream_time, window_key
 
@@ -124,6 +124,8 @@ def test_windowed_view_reads_window_records_by_message_key(tmp_path, wait_for):
             assert len(view_tables(view)) == 4
             check_query_page(view, table)
         assert view.state == "stopped"
+        with pytest.raises(ProcessorStoppedError, match="stopped"):
+            view.window("user-1", T0)
 
 
 # -- the processor side: a per-minute click count ------------------------------------------
