@@ -132,3 +132,26 @@ def test_undecodable_window_value_is_a_codec_error_naming_table_key_and_window()
         view.window("a", T0)
     with pytest.raises(CodecError):
         view.windows("a")
+
+
+def test_view_reads_what_the_processor_wrote_hopping() -> None:
+    """The reader agrees with the processor side on the layout: hopping windows of 2 min
+    every minute, written by ``ctx.windows`` in the tester and read by a windowed view."""
+    spec = goka.Hopping(timedelta(minutes=2), timedelta(minutes=1))
+
+    def on_click(ctx: goka.Context, _: str) -> None:
+        for w in ctx.windows("two-min"):
+            w.set_value((w.value() or 0) + 1)
+
+    tt = Tester()
+    goka.Processor(tt, goka.define_group("hop", goka.Input("clicks", codec.String(), on_click),
+                                         goka.Window("two-min", spec, codec.Int64(),
+                                                     retention=timedelta(hours=1))))
+    for ms in (T0 + 10, T0 + MIN + 10, T0 + MIN + 20, T0 + 2 * MIN + 5):
+        tt.consume("clicks", "k", "c", timestamp=ms)
+    view = goka.View(tt, goka.window_table("hop", "two-min"), codec.Int64(), window=spec)
+    assert [(w.start_ms - T0, n) for w, n in view.windows("k")] == \
+        [(-MIN, 1), (0, 3), (MIN, 3), (2 * MIN, 1)]
+    assert view.window("k", T0 + MIN + 30) == (goka.TimeWindow(T0 + MIN, T0 + 3 * MIN), 3)
+    assert view.window("k", T0 + 30) == (goka.TimeWindow(T0, T0 + 2 * MIN), 3)
+    assert [n for _, n in view.windows("k", T0 + 2 * MIN, T0 + 3 * MIN)] == [3, 1]
