@@ -59,7 +59,7 @@ from goka.processor import Processor
 from goka.topics import TopicManager
 from goka.view import View
 from goka.window import Hopping, Session, TimeWindow, Tumbling, window_table
-from goka._core.windows import WindowHandle
+from goka._core.window_handle import WindowHandle
 
 if TYPE_CHECKING:
     from goka.cluster import EmbeddedCluster

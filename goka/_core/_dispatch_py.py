@@ -23,7 +23,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
 from goka._core.timers import due_ms
-from goka._core.windows import WindowHandle, window_handles
+from goka._core.window_handle import WindowHandle
+from goka._core.windows import window_handles
 from goka.errors import CodecError, ProcessingError, UndeclaredTopicError
 from goka.graph import GroupGraph
 from goka.options import NilHandling

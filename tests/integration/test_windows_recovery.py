@@ -134,3 +134,105 @@ def test_window_state_and_marker_survive_a_restart(tmp_path, wait_for):
         assert sorted(counts) == [("a", "0:2"), ("a", "60000:1"), ("b", "0:1")]  # each window once
         state = latest(read_all(cluster.brokers, TOPIC, 2))
         assert decode_stream_time(state[(0, STREAM_TIME_KEY)] or b"") - T0 == 125 * S
+
+
+def test_on_close_whose_effects_are_not_acknowledged_runs_again(tmp_path, wait_for):
+    """The broker refuses the records of a close batch (the processor stops before they are
+    acknowledged, as in a crash): no marker covers the close, so the next processor over
+    the same local state closes the window again once stream time passes its close -- at
+    least once, never lost."""
+    import threading
+
+    from confluent_kafka import KafkaError
+
+    entered, release = threading.Event(), threading.Event()
+    calls: list[tuple[str, int]] = []
+
+    def on_click(ctx: goka.Context, msg: str) -> None:
+        if msg == "click":
+            w = ctx.window("per-minute")
+            w.set_value((w.value() or 0) + 1)
+
+    def on_close(ctx: goka.Context, window: goka.TimeWindow, value: int) -> None:
+        calls.append((ctx.key, value))
+        entered.set()
+        assert release.wait(30)
+        ctx.emit("counts", ctx.key, f"{window.start_ms - T0}:{value}")
+
+    g = goka.define_group("crashw", goka.Input("clicks", codec.String(), on_click),
+                          goka.Output("counts", codec.String()),
+                          goka.Window("per-minute", goka.Tumbling(timedelta(minutes=1)), codec.Int64(),
+                                      on_close=on_close))
+
+    def send(key: str, value: str, ts: int) -> None:
+        p = Producer({"bootstrap.servers": cluster.brokers})
+        p.produce("clicks", value.encode(), key.encode(), partition=0, timestamp=T0 + ts)
+        assert p.flush(30) == 0
+
+    with goka.EmbeddedCluster(partitions=1) as cluster:
+        cluster.create_topic("clicks", 1)
+        cluster.create_topic("counts", 1)
+        send("a", "click", 5 * S)
+        a = goka.Processor(cluster, g, path=str(tmp_path / "p"))
+        a.start()
+        assert a.wait_recovered(30)
+        wait_for(lambda: settled(a, {0: 5 * S}), 30, "the click to be stored")
+        send("t", "tick", 65 * S)  # writes nothing; the close batch is the next produce
+        assert entered.wait(30)
+        cluster.push_request_errors(0, [KafkaError.TOPIC_AUTHORIZATION_FAILED])
+        release.set()
+        wait_for(lambda: a.state == "stopped", 30, "the processor to stop on the refused records")
+        try:
+            a.stop()
+        except Exception as exc:  # the refused produce
+            assert "counts" in str(exc)
+        else:
+            raise AssertionError("the processor should have failed")
+        assert calls == [("a", 1)]
+        with goka.Processor(cluster, g, path=str(tmp_path / "p")) as b:
+            assert b.wait_recovered(30)
+            wait_for(lambda: 0 in b.stats()["partitions"], 30, "the partition to be assigned")
+            assert windows_stats(b)[0]["open"] == 1  # no marker covers the close: still open
+            send("t", "tick", 70 * S)
+            wait_for(lambda: settled(b, {0: 70 * S}), 30, "the window to close again")
+        assert calls == [("a", 1), ("a", 1)]
+        counts = [(k.decode(), v.decode()) for _, k, v in read_all(cluster.brokers, "counts", 1) if v]
+        assert counts == [("a", "0:1")]
+
+
+def test_hot_standby_follows_window_topics_and_takes_them_over(tmp_path, wait_for):
+    """A hot-standby instance follows the window topic of the partition it does not hold
+    (its local copy stays current) and, when the other instance leaves, takes the
+    partition over with its windows and stream time."""
+    config = {"session.timeout.ms": 3000, "heartbeat.interval.ms": 1000}
+    with goka.EmbeddedCluster(partitions=2) as cluster:
+        cluster.create_topic("clicks", 2)
+        cluster.create_topic("counts", 1)
+        p1 = goka.Processor(cluster, graph(), path=str(tmp_path / "p1"), consumer_config=config)
+        p2 = goka.Processor(cluster, graph(), path=str(tmp_path / "p2"), consumer_config=config, hot_standby=True)
+        p1.start()
+        p2.start()
+        try:
+            wait_for(lambda: len(p1.stats()["active"]) == 1 and len(p2.stats()["active"]) == 1, 60,
+                     "both instances to hold one partition")
+            produce(cluster.brokers, [("a", 0, 5 * S), ("b", 1, 10 * S), ("a", 0, 65 * S)])
+            expected = {0: 65 * S, 1: 10 * S}
+            wait_for(lambda: all(settled_part(p, expected) for p in (p1, p2)), 30, "both to settle")
+            standby = 1 - p2.stats()["active"][0]
+            records = 4 if standby == 0 else 2  # p0: two windows of a and two markers; p1: one of b, one marker
+            wait_for(lambda: p2.stats()["tables"][f"{TOPIC}/{standby}"]["records"] >= records, 30,
+                     "the standby copy of the other partition's windows to follow")
+            p1.stop()
+            wait_for(lambda: p2.stats()["active"] == [0, 1], 60, "p2 to take both partitions over")
+            stats = windows_stats(p2)
+            assert {p: s["stream_time"] - T0 for p, s in stats.items()} == expected
+            assert {p: s["open"] for p, s in stats.items()} == {0: 1, 1: 1}
+        finally:
+            p1.stop()
+            p2.stop()
+
+
+def settled_part(proc: goka.Processor, stream_times: dict[int, int]) -> bool:
+    parts = proc.stats()["partitions"]
+    return bool(parts) and all(parts[p]["in_flight"] == 0 and parts[p]["windows"]["stream_time"] == T0 + stream_times[p]
+                               for p in parts)

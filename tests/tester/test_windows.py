@@ -154,3 +154,19 @@ def test_more_windows_than_one_close_batch_all_close(monkeypatch: pytest.MonkeyP
         tt.consume("clicks", f"k{i}", "click", timestamp=at(i))
     tt.consume("clicks", "z", "click", timestamp=at(100))
     assert sorted(k for k, _ in drain(counts)) == [f"k{i}" for i in range(8)]
+
+
+def test_failing_on_close_stops_the_processor() -> None:
+    def on_close(ctx: goka.Context, window: goka.TimeWindow, value: int) -> None:
+        raise RuntimeError("cannot close")
+
+    g = goka.define_group("bad", goka.Input("clicks", codec.String(), lambda ctx, m: ctx.window("w").set_value(1)),
+                          goka.Window("w", goka.Tumbling(timedelta(minutes=1)), codec.Int64(), on_close=on_close))
+    tt = Tester()
+    proc = goka.Processor(tt, g)
+    tt.consume("clicks", "a", "x", timestamp=at(1))
+    with pytest.raises(goka.ProcessingError, match="cannot close") as err:
+        tt.consume("clicks", "b", "x", timestamp=at(61))
+    assert err.value.topic == "bad-w" and err.value.key == "a"
+    assert proc.state == "stopped"
+    assert proc.stats()["windows"]["open"] == 2  # the window that failed to close is still open
