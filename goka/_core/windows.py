@@ -29,6 +29,14 @@ stream-time marker (the stream time up to which closing is complete) and the tom
 windows past retention. On recovery the marker is the stream time: windows that close at
 or before it are closed (``on_close`` is not run again), the others are open. A crash
 before the marker is acknowledged runs ``on_close`` again: at least once, never lost.
+Stream time itself restarts from the marker: input committed after it (its window writes
+are acknowledged with its batch) is not replayed, so a window whose close was not yet
+acknowledged closes again once new records move the stream time past its close, and until
+then records for it are not late. A marker goes out after every round in which stream time
+moved (one record per edge and round), so that gap stays small.
+
+``on_close`` failures stop the processor (as timer callbacks do): the window stays open and
+the error propagates; the input edges' error policies do not apply.
 """
 from __future__ import annotations
 
