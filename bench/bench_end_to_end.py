@@ -5,6 +5,7 @@ Plain script, not a test::
     python bench/bench_end_to_end.py processor [--messages 400000] [--partitions 4] [--keys 10000] [--coalesce]
     python bench/bench_end_to_end.py view      [--records 1000000] [--partitions 16] [--rounds 2]
     python bench/bench_end_to_end.py emitter   [--messages 400000]
+    python bench/bench_end_to_end.py windowed  [--messages 400000] [--partitions 4] [--keys 10000] [--rounds 2]
     python bench/bench_end_to_end.py all
 
 - processor: the click-count group (String input, Int64 table in LMDB, changelog on)
@@ -14,6 +15,11 @@ Plain script, not a test::
 - view: recovery of a table topic of ``--records`` distinct keys into LMDB.
 - emitter: ``goka.Emitter.emit`` against raw ``Producer.produce`` with a delivery callback
   (same broker, same count), three alternating rounds, best of each.
+- windowed: a per-minute click count (``goka.Window``, tumbling 1 min, Int64 values in
+  LMDB, window changelog on, a window closing every minute of event time) against the plain
+  click count, on the same pre-filled topic whose records are 10 ms of event time apart,
+  alternating the two in ``--rounds`` rounds (fresh group and storage each time); steady
+  state as for ``processor``.
 
 The mock keeps at most ~5 MiB per partition: the defaults stay under that.
 """
@@ -25,24 +31,31 @@ import platform
 import sys
 import tempfile
 import time
+from datetime import timedelta
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 import goka
 from goka import codec
-from goka.cli.demo_job import click_count_group
+from goka.cli.demo_job import click_count_group, count_click
 
 __all__ = ["main"]
 
 
-def fill(brokers: str, topic: str, n: int, keys: int, partitions: int, value: bytes = b"click") -> None:
+def fill(brokers: str, topic: str, n: int, keys: int, partitions: int, value: bytes = b"click",
+         timestamps: tuple[int, int] | None = None) -> None:
+    """``n`` records for ``keys`` keys; ``timestamps = (first ms, step ms)`` sets their times."""
     producer = Producer({"bootstrap.servers": brokers, "linger.ms": 20, "batch.num.messages": 10000,
                          "queue.buffering.max.messages": 2000000})
     for i in range(n):
         key = f"user-{i % keys}".encode()
         while True:
             try:
-                producer.produce(topic, value, key, goka.hash.goka(key, partitions))
+                if timestamps is None:
+                    producer.produce(topic, value, key, goka.hash.goka(key, partitions))
+                else:
+                    producer.produce(topic, value, key, goka.hash.goka(key, partitions),
+                                     timestamp=timestamps[0] + i * timestamps[1])
                 break
             except BufferError:
                 producer.poll(0.05)
@@ -93,6 +106,61 @@ def bench_processor(args: argparse.Namespace) -> None:
         print(f"processor click-count (LMDB, changelog{mode}): {rate:,.0f} msgs/s")
         print(f"raw confluent-kafka consume (same topic): {raw:,.0f} msgs/s")
         print(f"ratio: {rate / raw:.1%} of raw consume")
+
+
+def steady_rate(proc: goka.Processor, n: int) -> float:
+    """msgs/s of a started processor from its first to its ``n``-th message."""
+
+    def consumed() -> int:
+        return sum(sum(p["consumed"].values()) for p in proc.stats()["partitions"].values())
+
+    start = None
+    while True:
+        done = consumed()
+        if done and start is None:
+            start, first = time.perf_counter(), done
+        if done >= n:
+            break
+        time.sleep(0.05)  # each look takes the GIL from the processor: look rarely
+    return (n - first) / (time.perf_counter() - start)  # type: ignore[operator]
+
+
+def windowed_count_group(group: str) -> goka.GroupGraph:
+    """Clicks per user and minute (tumbling, no grace), the windowed twin of click-count."""
+
+    def count(ctx: goka.Context, _: str) -> None:
+        minute = ctx.window("per-minute")
+        if not minute.late:
+            minute.set_value((minute.value() or 0) + 1)
+
+    return goka.define_group(group, goka.Input("user-clicks", codec.String(), count),
+                             goka.Window("per-minute", goka.Tumbling(timedelta(minutes=1)), codec.Int64()))
+
+
+def bench_windowed(args: argparse.Namespace) -> None:
+    n, parts = args.messages, args.partitions
+    rates: dict[str, list[float]] = {"plain": [], "windowed": []}
+    with goka.EmbeddedCluster(partitions=parts) as cluster:
+        cluster.create_topic("user-clicks", parts)
+        fill(cluster.brokers, "user-clicks", n, args.keys, parts, timestamps=(1_700_000_040_000, 10))
+        for r in range(args.rounds):
+            for mode in (("plain", "windowed") if r % 2 == 0 else ("windowed", "plain")):
+                if mode == "plain":
+                    graph = goka.define_group(f"click-count-{r}", goka.Input("user-clicks", codec.String(), count_click),
+                                              goka.Persist(codec.Int64()))
+                else:
+                    graph = windowed_count_group(f"click-count-windowed-{r}")
+                with tempfile.TemporaryDirectory() as path:
+                    proc = goka.Processor(cluster, graph, path=path)
+                    proc.start()
+                    rate = steady_rate(proc, n)
+                    proc.stop()
+                rates[mode].append(rate)
+                print(f"{mode} click count: {rate:,.0f} msgs/s")
+    plain, windowed = max(rates["plain"]), max(rates["windowed"])
+    print(f"windowed (per minute, LMDB, changelog): {windowed:,.0f} msgs/s; plain click count: {plain:,.0f} "
+          f"msgs/s (best of {args.rounds} each); ratio {windowed / plain:.1%}; per round "
+          + ", ".join(f"{w / p:.0%}" for w, p in zip(rates["windowed"], rates["plain"])))
 
 
 def bench_view(args: argparse.Namespace) -> None:
@@ -162,13 +230,14 @@ def bench_emitter(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", choices=["processor", "view", "emitter", "all"])
+    parser.add_argument("which", choices=["processor", "view", "emitter", "windowed", "all"])
     parser.add_argument("--messages", type=int, default=400000)
     parser.add_argument("--records", type=int, default=1000000)
     parser.add_argument("--partitions", type=int, default=None)
     parser.add_argument("--keys", type=int, default=10000)
     parser.add_argument("--coalesce", action="store_true", help="processor: coalesce_changelog=True")
-    parser.add_argument("--rounds", type=int, default=2, help="view: rounds of (split, consume)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="view: rounds of (split, consume); windowed: rounds of (plain, windowed)")
     args = parser.parse_args(argv)
     from goka._core import loaded  # noqa: F401  (report which twins run)
 
@@ -180,6 +249,8 @@ def main(argv: list[str] | None = None) -> None:
         bench_view(argparse.Namespace(**{**vars(args), "partitions": args.partitions or 16}))
     if args.which in ("emitter", "all"):
         bench_emitter(args)
+    if args.which in ("windowed", "all"):
+        bench_windowed(argparse.Namespace(**{**vars(args), "partitions": args.partitions or 4}))
 
 
 if __name__ == "__main__":

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 from goka.hash import Hasher, check_hasher
 from goka.hash import goka as goka_hash
+from goka.window import TimeWindow, WindowSpec
 
 __all__ = ["View"]
 
@@ -61,6 +63,11 @@ class View:
         the table's writers use (default :func:`goka.hash.goka`, Goka's;
         :func:`goka.hash.murmur2` for a table written by the Java client or Kafka
         Streams).
+    window : goka.Tumbling, goka.Hopping or goka.Session, optional
+        Read a window table (:func:`goka.window_table`, written by a :class:`goka.Window`
+        edge with this spec): reads are :meth:`window` and :meth:`windows`, and ``get``,
+        ``has`` and ``items`` raise ``TypeError``. Without it, :meth:`window` and
+        :meth:`windows` raise ``TypeError``.
     """
 
     def __init__(
@@ -75,6 +82,7 @@ class View:
         consumer_config: dict[str, Any] | None = None,
         hasher: Hasher = goka_hash,
         stale_reads: bool = False,
+        window: WindowSpec | None = None,
     ) -> None:
         if not isinstance(table, str) or not table:
             raise ValueError(f"table must be a non-empty topic name, got {table!r}")
@@ -86,6 +94,11 @@ class View:
         self.auto_reconnect = auto_reconnect
         self.consumer_config = dict(consumer_config or {})
         self.stale_reads = stale_reads
+        self.window_spec = window
+        if window is not None:
+            from goka.runtime.window_view import check_window_spec
+
+            check_window_spec(window, table)
         factory = getattr(brokers, "_view_backend", None)
         if factory is not None:
             self._backend = factory(self)
@@ -93,6 +106,11 @@ class View:
             from goka.runtime.view import KafkaView
 
             self._backend = KafkaView(self, brokers)
+        if window is not None:
+            from goka.runtime.window_view import WindowReader
+
+            # a wrapper, so that a plain view's reads pay nothing for windows
+            self._backend = WindowReader(self._backend, table, window, codec)
 
     @property
     def state(self) -> str:
@@ -170,6 +188,66 @@ class View:
             Only keys ``< end`` (byte order).
         """
         return self._backend.items(prefix, start, end)  # type: ignore[no-any-return]
+
+    def _windowed(self, what: str) -> Any:
+        if self.window_spec is None:
+            raise TypeError(f"View({self.table!r}) is not windowed: {what} reads a window table; "
+                            f"create the view with window=<the edge's spec> (goka.Tumbling, "
+                            f"goka.Hopping or goka.Session), or use get/has/items")
+        return self._backend
+
+    def window(self, key: str | bytes, at: datetime | int) -> tuple[TimeWindow, Any] | None:
+        """The window of ``key`` that contains ``at`` and its decoded value, or ``None``.
+
+        Of several stored windows that contain ``at`` (hopping windows) the one with the
+        latest start; for sessions, the session that contains ``at``. Only on a view created
+        with ``window=``.
+
+        Parameters
+        ----------
+        key : str or bytes
+            The message key (any other type raises ``TypeError``); its partition is found
+            with the view's ``hasher``.
+        at : datetime.datetime or int
+            A point in time: a timezone-aware datetime or epoch milliseconds (other types
+            raise ``TypeError``, a naive datetime ``ValueError``).
+
+        Returns
+        -------
+        tuple of (goka.TimeWindow, any) or None
+
+        Raises
+        ------
+        TypeError
+            On a view created without ``window=``.
+        NotRecoveredError
+            As :meth:`get`.
+        """
+        return self._windowed("window(key, at)").window(key, at)  # type: ignore[no-any-return]
+
+    def windows(self, key: str | bytes, start: datetime | int | None = None,
+                end: datetime | int | None = None) -> list[tuple[TimeWindow, Any]]:
+        """``(window, value)`` of every stored window of ``key`` that overlaps
+        ``[start, end)``, oldest first. Only on a view created with ``window=``.
+
+        Parameters
+        ----------
+        key : str or bytes
+            The message key, as for :meth:`window`.
+        start : datetime.datetime or int, optional
+            Only windows ending after it (aware datetime or epoch ms; ``None``: no bound).
+        end : datetime.datetime or int, optional
+            Only windows starting before it (``None``: no bound); ``ValueError`` if before
+            ``start``.
+
+        Raises
+        ------
+        TypeError
+            On a view created without ``window=``.
+        NotRecoveredError
+            As :meth:`get`.
+        """
+        return self._windowed("windows(key, start, end)").windows(key, start, end)  # type: ignore[no-any-return]
 
     def __enter__(self) -> View:
         self.start()

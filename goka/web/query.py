@@ -2,7 +2,9 @@
 
 Sources are named after the processor's group or the view's table. Values are shown as
 indented JSON (Go Goka's default humanizer); a key in a partition this instance does not
-hold is reported as such, not as missing.
+hold is reported as such, not as missing. A windowed view (``goka.View(..., window=spec)``)
+and a processor's window table (:class:`ProcessorWindows`, a source named
+``<group>-<window name>``) show the key's windows, oldest first: start, end and value of each.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from urllib.parse import quote
 from goka.errors import GokaError
 from goka.web.html import escape, page
 
-__all__ = ["humanize", "lookup", "query_page"]
+__all__ = ["humanize", "lookup", "query_page", "ProcessorWindows"]
 
 
 def humanize(value: Any) -> str:
@@ -25,6 +27,70 @@ def humanize(value: Any) -> str:
         return json.dumps(msgspec.to_builtins(value), indent=2, ensure_ascii=False)
     except Exception:
         return repr(value)
+
+
+class ProcessorWindows:
+    """A query source for one window edge of a processor: the windows of a key in the
+    processor's local window storage (the partitions it holds, as for its group table).
+
+    Parameters
+    ----------
+    processor : goka.Processor
+        A processor on Kafka whose group has the window edge.
+    edge : goka.Window
+        The window edge.
+    """
+
+    def __init__(self, processor: Any, edge: Any) -> None:
+        self.processor = processor
+        self.group = processor.group
+        self.edge = edge
+        self.table = edge.topic_of(processor.group)
+        self.window_spec = edge.spec
+
+    def windows(self, key: str) -> list[tuple[Any, Any]]:
+        """``(goka.TimeWindow, value)`` of every window of ``key``, oldest first.
+
+        Parameters
+        ----------
+        key : str
+            The message key.
+        """
+        from goka.errors import PartitionNotHeldError
+        from goka.hash import goka as goka_hash
+        from goka.runtime.window_view import scan_windows
+
+        backend = self.processor._backend
+        kbytes = key.encode("utf-8", "surrogateescape")
+        partition = goka_hash(kbytes, backend.num_partitions)
+        table = backend._tables.get((self.table, partition))
+        held = partition in backend.partitions or (self.processor.hot_standby and table is not None
+                                                   and table.state == "running")
+        if table is None or not held:
+            exc = PartitionNotHeldError(f"group {self.group!r}: key {key!r} is in partition {partition}, "
+                                        f"which this instance does not hold")
+            exc.partition = partition  # type: ignore[attr-defined]  # for the page's hint (Locator)
+            raise exc
+        found = sorted(scan_windows(table.storage, kbytes), key=lambda wd: (wd[0].start_ms, wd[0].end_ms))
+        return [(w, self.edge.codec.decode(data)) for w, data in found]
+
+
+def window_sources(processor: Any) -> list[ProcessorWindows]:
+    """The query sources of ``processor``'s window edges (none for a processor not on Kafka)."""
+    graph = getattr(processor, "graph", None)
+    if graph is None or not getattr(graph, "windows", None):
+        return []
+    if getattr(getattr(processor, "_backend", None), "_tables", None) is None:
+        return []
+    return [ProcessorWindows(processor, edge) for edge in graph.windows.values()]
+
+
+def _windows(source: Any, key: str) -> list[dict[str, Any]] | None:
+    """The windows of ``key`` when ``source`` reads a window table, else ``None``."""
+    if getattr(source, "window_spec", None) is None:
+        return None
+    return [{"start": w.start.isoformat(), "end": w.end.isoformat(), "start_ms": w.start_ms,
+             "end_ms": w.end_ms, "value": humanize(v)} for w, v in source.windows(key)]
 
 
 def _read(source: Any, key: str) -> Any:
@@ -65,7 +131,9 @@ def lookup(sources: Mapping[str, Any], source: str, key: str, locate: Locator | 
     """``{"source", "key", "found", "value", "error", "held_by"}`` for ``key`` in source
     ``source`` (anything with ``get(key)``: a processor or a view); ``held_by`` is the
     query URL of the instance holding the key's partition when this one does not and
-    ``locate`` knows it."""
+    ``locate`` knows it. For a windowed view, ``"windows"`` lists the key's windows
+    (``start``, ``end`` as ISO 8601 UTC, ``start_ms``, ``end_ms``, ``value``), oldest first,
+    and ``value`` stays ``None``."""
     result: dict[str, Any] = {"source": source, "key": key, "found": False, "value": None, "error": None,
                               "held_by": None}
     getter = sources.get(source)
@@ -73,6 +141,11 @@ def lookup(sources: Mapping[str, Any], source: str, key: str, locate: Locator | 
         result["error"] = f"no source {source!r}; sources: {', '.join(sources) or 'none'}"
         return result
     try:
+        windows = _windows(getter, key)
+        if windows is not None:
+            result["windows"] = windows
+            result["found"] = bool(windows)
+            return result
         value = _read(getter, key)
     except GokaError as exc:  # e.g. PartitionNotHeldError, NotRecoveredError
         result["error"] = f"{type(exc).__name__}: {exc}"
@@ -117,10 +190,17 @@ def query_page(sources: Mapping[str, Any], source: str | None, key: str | None,
             if found["held_by"]:
                 body += (f'<p id="held-by">look it up there: <a href="{escape(found["held_by"])}">'
                          f'{escape(found["held_by"])}</a></p>')
+        elif found["found"] and "windows" in found:
+            rows = "".join(f'<tr class="window"><td class="l">{escape(w["start"])}</td>'
+                           f'<td class="l">{escape(w["end"])}</td><td class="l"><pre>{escape(w["value"])}</pre></td></tr>'
+                           for w in found["windows"])
+            body = ('<table id="windows"><thead><tr><th class="l">start</th><th class="l">end</th>'
+                    f'<th class="l">value</th></tr></thead><tbody>{rows}</tbody></table>')
         elif found["found"]:
             body = f'<pre id="result">{escape(found["value"])}</pre>'
         else:
-            body = f'<p class="warn" id="not-found">key {escape(key)!s} not found in {escape(source)}</p>'
+            what = "has no windows" if "windows" in found else "not found"
+            body = f'<p class="warn" id="not-found">key {escape(key)!s} {what} in {escape(source)}</p>'
         result = f'<section class="card">{head}{body}</section>'
     elif not sources:
         result = '<p class="muted">no sources: attach processors with a table, or views</p>'

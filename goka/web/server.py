@@ -30,7 +30,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from goka.web.actions import Action, ActionBusyError, actions_page
 from goka.web.metrics import GokaCollector
 from goka.web.monitor import monitor_page, snapshot
-from goka.web.query import Locator, lookup, query_page
+from goka.web.query import Locator, lookup, query_page, window_sources
 
 __all__ = ["WebServer", "serve"]
 
@@ -132,9 +132,13 @@ class WebServer:
         self.actions[action.name] = action
 
     def sources(self) -> dict[str, Any]:
-        """Query sources: processors with a table (by group), then views (by table)."""
+        """Query sources: processors with a table (by group), their window tables (by
+        topic, ``<group>-<window name>``), then views (by table)."""
         out = {name: p for name, p in self.processors.items()
                if getattr(getattr(p, "graph", None), "persist", None) is not None}
+        for p in self.processors.values():
+            for windows in window_sources(p):
+                out[self._unique(windows.table, out)] = windows
         for name, view in self.views.items():
             out[self._unique(name, out)] = view
         return out

@@ -45,6 +45,11 @@ EXPECTED: dict[str, list[str | re.Pattern[str]]] = {
                   "reminder for customer-3: order A-3 is still unpaid",
                   "reminded exactly the unpaid customers: customer-1, customer-3, customer-5",
                   "paid customers: paid A-0, paid A-2, paid A-4"],
+    "12-windows": ["user-0 12:00-12:01: 2 clicks", "user-3 12:02-12:03: 4 clicks",
+                   "late click of user-1 at 12:00:30 dropped",
+                   "view: user-0: 12:00-12:01 2, 12:01-12:02 1, 12:02-12:03 1",
+                   "view: user-2: 12:00-12:01 3, 12:01-12:02 3, 12:02-12:03 3",
+                   "late clicks dropped: 1"],
 }
 
 
