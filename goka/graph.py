@@ -49,6 +49,8 @@ TIMERS_SUFFIX = "-timers"
 
 #: ``callback(ctx, msg)``; ctx is a :class:`goka.Context`
 Callback = Callable[[Any, Any], None]
+#: ``on_close(ctx, window, value)`` of a :class:`Window` edge
+CloseCallback = Callable[[Any, Any, Any], None]
 
 
 def group_table(group: str) -> str:
@@ -343,7 +345,7 @@ class Window(Edge):
 
     __slots__ = ("name", "spec", "on_close", "retention_ms")
 
-    def __init__(self, name: str, spec: WindowSpec, codec: Any, on_close: Callback | None = None,
+    def __init__(self, name: str, spec: WindowSpec, codec: Any, on_close: CloseCallback | None = None,
                  retention: Any = None) -> None:
         try:
             check_window_name(name)

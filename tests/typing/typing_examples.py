@@ -200,3 +200,30 @@ def errors(tt: Tester) -> None:
     reveal_type(goka.Offset.OLDEST)  # R: Literal[goka.options.Offset.OLDEST]?
     reveal_type(goka.NilHandling.PROCESS)  # R: Literal[goka.options.NilHandling.PROCESS]?
     reveal_type(goka.__version__)  # R: str
+
+
+# -- time: timers and windows ----------------------------------------------------------
+def per_minute(ctx: goka.Context, click: str) -> None:
+    window = ctx.window("per-minute")
+    reveal_type(window)  # R: goka._core.window_handle.WindowHandle
+    reveal_type(window.start)  # R: datetime.datetime
+    window.set_value((window.value() or 0) + 1)
+    reveal_type(ctx.windows("per-minute"))  # R: list[goka._core.window_handle.WindowHandle]
+
+
+def minute_closed(ctx: goka.Context, window: goka.TimeWindow, clicks: int) -> None:
+    reveal_type(window.end_ms)  # R: int
+    ctx.emit("per-minute-counts", ctx.key, str(clicks))
+
+
+def windows() -> None:
+    from datetime import timedelta
+
+    spec = goka.Tumbling(timedelta(minutes=1), grace=timedelta(seconds=10))
+    edge = goka.Window("per-minute", spec, codec.Int64(), on_close=minute_closed)
+    reveal_type(edge)  # R: goka.graph.Window
+    goka.Window("per-minute", spec, codec.Int64(), on_close=count)  # E: arg-type
+    reveal_type(goka.window_table("clicks", "per-minute"))  # R: str
+    view = goka.View("localhost:9092", goka.window_table("g", "per-minute"), codec.Int64(), window=spec)
+    reveal_type(view.window("ann", 0))  # R: tuple[goka.window.TimeWindow, Any] | None
+    reveal_type(goka.Session(timedelta(minutes=5), merge=lambda a, b: a + b))  # R: goka.window.Session
