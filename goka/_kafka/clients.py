@@ -270,13 +270,12 @@ def direct_producer(p: Producer) -> Any:
 def table_queues(c: Consumer) -> Any:
     """A ``TableQueues`` (``goka._core.tablequeue``) for the table reader consumer ``c``:
     the compiled twin reads table partitions off their own librdkafka queues where
-    ``GOKA_SPLIT_TABLE_QUEUES=1`` asks for it and :func:`librdkafka_functions` finds the
-    library; otherwise (the default, until the split path has run longer in the full test
-    suite) the pure twin leaves every record to ``consume``."""
+    :func:`librdkafka_functions` finds the library (the default; ``GOKA_SPLIT_TABLE_QUEUES=0``
+    opts out); the pure twin (and the fallback) leaves every record to ``consume``."""
     from goka._core import _tablequeue_py
     from goka._core.tablequeue import TableQueues
 
-    if TableQueues is _tablequeue_py.TableQueues or os.environ.get("GOKA_SPLIT_TABLE_QUEUES", "") != "1":
+    if TableQueues is _tablequeue_py.TableQueues or os.environ.get("GOKA_SPLIT_TABLE_QUEUES", "") == "0":
         return _tablequeue_py.TableQueues(c)
     functions = librdkafka_functions()
     if functions is None:
