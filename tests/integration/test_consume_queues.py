@@ -130,7 +130,7 @@ def _consume_all(member: Member, total: int, errors: int = 0) -> list[Fields]:
         return sum(1 for f in got if f[3] != "error") >= total and \
             sum(1 for f in got if f[3] == "error") >= errors
 
-    wait_until(done, TIMEOUT, f"{total} records")
+    wait_until(done, TIMEOUT, f"{total} records (got {got})")
     return got
 
 
@@ -315,3 +315,26 @@ def test_processor_counts_on_either_path(embedded_cluster: Any, monkeypatch: Any
         assert len(backend._queues) == (4 if mode == "split" else 0)
         wait_until(lambda: all(proc.get(k) == 3 for k in keys) and proc.get("h") == 1, TIMEOUT, "every click counted")
     assert seen and dict(seen[0]) == {"a": b"1"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_partition_error_comes_as_an_error_record(embedded_cluster: Any, monkeypatch: Any, mode: str) -> None:
+    """A committed offset beyond the end with ``auto.offset.reset=error``: the partition's
+    error (``_AUTO_OFFSET_RESET``, raised on its fetch queue) comes out as an error record
+    with the partition, on either path; the other partition's records still come."""
+    topic, group = "cq-reset", f"g-reset-{mode}"
+    embedded_cluster.create_topic(topic, 2)
+    _produce(embedded_cluster.brokers, topic, [(p, b"k", b"v", None, 1_700_000_000_000) for p in (0, 0, 1, 1)])
+    setup = group_consumer(embedded_cluster, group, client_id="setup", auto_offset_reset="earliest")
+    try:
+        setup.commit(offsets=[TopicPartition(topic, 0, 1000), TopicPartition(topic, 1, 0)], asynchronous=False)
+    finally:
+        setup.close()
+    m = Member(embedded_cluster, group, topic, mode, monkeypatch, {"auto.offset.reset": "error"}, commit=False)
+    try:
+        got = _consume_all(m, 2, errors=1)
+    finally:
+        m.close()
+    errors = [f for f in got if f[3] == "error"]
+    assert errors and {(f[0], f[1], f[4]) for f in errors} == {(topic, 0, -140)}, errors  # _AUTO_OFFSET_RESET
+    assert sorted((f[1], f[2]) for f in got if f[3] != "error") == [(1, 0), (1, 1)]
