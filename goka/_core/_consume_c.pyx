@@ -128,6 +128,7 @@ cdef class PartitionQueues:
     cdef void *main           # the consumer queue (for its wake-ups only)
     cdef dict queues          # (topic, partition) -> (address of its rd_kafka_queue_t, topic)
     cdef int rfd, wfd
+    cdef object poller        # select.poll on rfd (select() is limited to fds < 1024)
     cdef Py_ssize_t turn
     cdef goka_rdk_get_partition_f get_partition
     cdef goka_rdk_forward_f forward
@@ -180,6 +181,8 @@ cdef class PartitionQueues:
         self.rfd, self.wfd = os.pipe()
         os.set_blocking(self.rfd, False)
         os.set_blocking(self.wfd, False)
+        self.poller = select.poll()
+        self.poller.register(self.rfd, select.POLLIN)
         self.io_event(self.main, self.wfd, WAKE, 1)
 
     def __len__(self):
@@ -232,7 +235,7 @@ cdef class PartitionQueues:
         if msgs or records or timeout <= 0:
             return msgs + records if msgs else records
         if self.queue_length(self.main) == 0:
-            select.select([self.rfd], [], [], timeout)
+            self.poller.poll(int(timeout * 1000 + 0.999))
             self._clear_wake()
         msgs = consumer.consume(max_records, 0)
         records = self._drain(max_records - len(msgs))

@@ -55,6 +55,7 @@ cdef class TableQueues:
     cdef void *rk
     cdef dict queues          # (topic, partition) -> address of its rd_kafka_queue_t
     cdef int rfd, wfd
+    cdef object poller        # select.poll on rfd (select() is limited to fds < 1024)
     cdef Py_ssize_t turn
     cdef goka_rdk_get_partition_f get_partition
     cdef goka_rdk_forward_f forward
@@ -92,6 +93,8 @@ cdef class TableQueues:
         self.rfd, self.wfd = os.pipe()
         os.set_blocking(self.rfd, False)
         os.set_blocking(self.wfd, False)
+        self.poller = select.poll()
+        self.poller.register(self.rfd, select.POLLIN)
 
     def __len__(self):
         return len(self.queues)
@@ -189,7 +192,7 @@ cdef class TableQueues:
 
     def wait(self, double timeout):
         if self.rfd >= 0:
-            select.select([self.rfd], [], [], timeout)
+            self.poller.poll(int(timeout * 1000 + 0.999))
 
     def close(self):
         queues, self.queues = self.queues, {}

@@ -112,3 +112,41 @@ def test_default_split_and_opt_out(monkeypatch: Any) -> None:
         assert type(clients.partition_queues(consumer)).__module__ == "goka._core._consume_py"
     finally:
         consumer.close()
+
+
+@pytest.mark.c_extension
+@pytest.mark.parametrize("kind", ["consume", "tablequeue"])
+def test_waiting_works_with_file_descriptors_above_1024(kind: str) -> None:
+    """A process with many open files (a processor holds several per LMDB partition)
+    gets wake-up pipes numbered above 1024, which select() refuses."""
+    import os
+    import resource
+
+    from confluent_kafka import Consumer, KafkaError
+
+    from goka._kafka import clients
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1100:
+        if hard != resource.RLIM_INFINITY and hard < 1100:
+            pytest.skip(f"the file limit ({hard}) does not allow 1100 open files")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1100 if hard == resource.RLIM_INFINITY else min(hard, 4096), hard))
+    fillers: list[int] = []
+    consumer = Consumer({"bootstrap.servers": "127.0.0.1:1", "group.id": "g"})
+    try:
+        while not fillers or fillers[-1] < 1030:
+            fillers.append(os.open(os.devnull, os.O_RDONLY))
+        functions = clients.librdkafka_functions()
+        assert functions is not None
+        if kind == "consume":
+            queues = import_twin("consume", "c").PartitionQueues(consumer, functions, KafkaError)
+            assert queues.consume(10, 0.01) == []
+        else:
+            queues = import_twin("tablequeue", "c").TableQueues(consumer, functions)
+            queues.wait(0.01)
+        queues.close()
+    finally:
+        for fd in fillers:
+            os.close(fd)
+        consumer.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
