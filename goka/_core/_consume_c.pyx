@@ -20,6 +20,8 @@ client's name checked). Semantics relied on (librdkafka ``rdkafka.h`` /
   come out of :meth:`PartitionQueues.consume` as error records in their place;
   rebalance, client-wide errors, commit results and logs stay on the consumer queue,
   served through confluent-kafka's ``consume`` first in every call;
+- a released partition queue (revocation, :meth:`PartitionQueues.close`) is forwarded back
+  to the consumer queue: state as if it had never been split;
 - ``rd_kafka_queue_io_event_enable`` writes one byte to a non-blocking pipe when an
   empty queue gets an op (re-armed by each read): enabled on the consumer queue and on
   every split queue, it is what :meth:`PartitionQueues.consume` sleeps on.
@@ -216,6 +218,11 @@ cdef class PartitionQueues:
             for i in range(n):
                 self.message_destroy(buf[i])
         self.io_event(q, -1, NULL, 0)
+        # forwarded back to the consumer queue: a split partition is never forwarded again
+        # by librdkafka itself, so whatever reads the partition next (an assignment without
+        # add(), the consumer after close()) finds its records on the consumer queue
+        if self.main is not NULL:
+            self.forward(q, self.main)
         self.queue_destroy(q)
 
     def consume(self, Py_ssize_t max_records, double timeout):

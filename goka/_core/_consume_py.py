@@ -8,7 +8,9 @@ is assigned; it returns True when the partition's records will come off its own 
 from then on (until :meth:`remove`), False when they keep arriving through the consumer
 queue. ``remove(topic, partition)`` is called from the revocation callback: what the
 partition's queue still holds is discarded, as librdkafka discards a revoked partition's
-records from the consumer queue. :meth:`consume` returns up to ``max_records`` consumed
+records from the consumer queue, and the partition goes back to the consumer queue (as after
+:meth:`close`: a partition assigned again without :meth:`add`, or consumed after
+:meth:`close`, comes through ``consume``). :meth:`consume` returns up to ``max_records`` consumed
 records: whatever is available without waiting; if nothing is, it waits at most
 ``timeout`` seconds for the first. Each record has the methods of confluent-kafka's
 ``Message`` goka reads (``error``, ``topic``, ``partition``, ``offset``, ``key``,

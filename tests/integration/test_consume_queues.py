@@ -338,3 +338,25 @@ def test_partition_error_comes_as_an_error_record(embedded_cluster: Any, monkeyp
     errors = [f for f in got if f[3] == "error"]
     assert errors and {(f[0], f[1], f[4]) for f in errors} == {(topic, 0, -140)}, errors  # _AUTO_OFFSET_RESET
     assert sorted((f[1], f[2]) for f in got if f[3] != "error") == [(1, 0), (1, 1)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_after_close_the_partitions_come_through_consume(embedded_cluster: Any, monkeypatch: Any,
+                                                         mode: str) -> None:
+    """Closing the queues while partitions are assigned (with records fetched into their
+    queues) hands the partitions back to the consumer queue: ``consume`` then delivers the
+    rest, contiguously."""
+    topic = "cq-close"
+    embedded_cluster.create_topic(topic, 2)
+    n = 2000
+    _produce(embedded_cluster.brokers, topic, [(i % 2, b"k", b"v%d" % i, None, 1_700_000_000_000) for i in range(n)])
+    m = Recording(embedded_cluster, f"g-close-{mode}", topic, mode, monkeypatch, commit=False)
+    try:
+        wait_until(lambda: bool(m.poll(30)), TIMEOUT, "the first records")
+        m.queues.close()
+        assert len(m.queues) == 0
+        wait_until(lambda: m.poll(500) is not None and len({(p, f[2]) for _, p, r in m.runs for f in r}) >= n,
+                   TIMEOUT, "every record through consume")
+        _check_runs([m.runs], [m.history], {0: n // 2, 1: n // 2})
+    finally:
+        m.consumer.close()
