@@ -79,13 +79,9 @@ def raw_consume(brokers: str, topic: str, partitions: int, n: int) -> float:
     return n / elapsed
 
 
-def bench_processor(args: argparse.Namespace) -> None:
-    n, parts = args.messages, args.partitions
-    with goka.EmbeddedCluster(partitions=parts) as cluster, tempfile.TemporaryDirectory() as path:
-        cluster.create_topic("user-clicks", parts)
-        fill(cluster.brokers, "user-clicks", n, args.keys, parts)
-        raw = raw_consume(cluster.brokers, "user-clicks", parts, n)
-        proc = goka.Processor(cluster, click_count_group(), path=path, coalesce_changelog=args.coalesce)
+def _run_processor(cluster: goka.EmbeddedCluster, graph: goka.GroupGraph, n: int, coalesce: bool) -> float:
+    with tempfile.TemporaryDirectory() as path:
+        proc = goka.Processor(cluster, graph, path=path, coalesce_changelog=coalesce)
         proc.start()
 
         def consumed() -> int:
@@ -101,11 +97,44 @@ def bench_processor(args: argparse.Namespace) -> None:
             time.sleep(0.05)  # each look takes the GIL from the processor: look rarely
         elapsed = time.perf_counter() - start  # type: ignore[operator]
         proc.stop()
-        rate = (n - first) / elapsed
-        mode = ", changelog coalesced per batch" if args.coalesce else ""
-        print(f"processor click-count (LMDB, changelog{mode}): {rate:,.0f} msgs/s")
-        print(f"raw confluent-kafka consume (same topic): {raw:,.0f} msgs/s")
-        print(f"ratio: {rate / raw:.1%} of raw consume")
+        return (n - first) / elapsed
+
+
+def bench_processor(args: argparse.Namespace) -> None:
+    """Click-count vs a raw consume of the same topic. With ``--rounds N``: N rounds of
+    the processor on per-partition queues read in compiled code (``split``) and on
+    confluent-kafka's ``consume`` (``GOKA_SPLIT_QUEUES=0``), alternating, each round a
+    new group (it reads the topic from the start into a fresh LMDB directory), raw consume
+    measured once per round."""
+    n, parts = args.messages, args.partitions
+    mode = ", changelog coalesced per batch" if args.coalesce else ""
+    with goka.EmbeddedCluster(partitions=parts) as cluster:
+        cluster.create_topic("user-clicks", parts)
+        fill(cluster.brokers, "user-clicks", n, args.keys, parts)
+        if args.rounds <= 1 and "GOKA_SPLIT_QUEUES" in os.environ:
+            raw = raw_consume(cluster.brokers, "user-clicks", parts, n)
+            rate = _run_processor(cluster, click_count_group(), n, args.coalesce)
+            print(f"processor click-count (LMDB, changelog{mode}): {rate:,.0f} msgs/s")
+            print(f"raw confluent-kafka consume (same topic): {raw:,.0f} msgs/s")
+            print(f"ratio: {rate / raw:.1%} of raw consume")
+            return
+        from goka.cli.demo_job import count_click
+
+        rates: dict[str, list[float]] = {"split": [], "consume": [], "raw": []}
+        for r in range(max(args.rounds, 1)):
+            rates["raw"].append(raw_consume(cluster.brokers, "user-clicks", parts, n))
+            for variant in (("split", "consume") if r % 2 == 0 else ("consume", "split")):
+                os.environ["GOKA_SPLIT_QUEUES"] = "1" if variant == "split" else "0"
+                graph = goka.define_group(f"click-count-{variant}-{r}",
+                                          goka.Input("user-clicks", codec.String(), count_click),
+                                          goka.Persist(codec.Int64()))
+                rate = _run_processor(cluster, graph, n, args.coalesce)
+                rates[variant].append(rate)
+                print(f"processor click-count ({variant}, LMDB, changelog{mode}): {rate:,.0f} msgs/s "
+                      f"({rate / rates['raw'][-1]:.1%} of raw consume {rates['raw'][-1]:,.0f})")
+        os.environ.pop("GOKA_SPLIT_QUEUES", None)
+        for variant, values in rates.items():
+            print(f"{variant}: " + " / ".join(f"{v:,.0f}" for v in values) + " msgs/s")
 
 
 def steady_rate(proc: goka.Processor, n: int) -> float:
@@ -236,8 +265,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--partitions", type=int, default=None)
     parser.add_argument("--keys", type=int, default=10000)
     parser.add_argument("--coalesce", action="store_true", help="processor: coalesce_changelog=True")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="view: rounds of (split, consume); windowed: rounds of (plain, windowed)")
+    parser.add_argument("--rounds", type=int, default=2, help="view, processor: rounds of (split, consume); windowed: rounds of (plain, windowed)")
     args = parser.parse_args(argv)
     from goka._core import loaded  # noqa: F401  (report which twins run)
 

@@ -37,51 +37,11 @@ cdef extern from "Python.h":
 
 __all__ = ["TableQueues"]
 
-cdef extern from *:
-    """
-    typedef struct {            /* rd_kafka_message_t (rdkafka.h), a stable ABI */
-        int err;
-        void *rkt;
-        int32_t partition;
-        void *payload;
-        size_t len;
-        void *key;
-        size_t key_len;
-        int64_t offset;
-        void *_private;
-    } goka_tq_message_t;
-    typedef struct { PyObject_HEAD void *rk; } goka_tq_handle_head;
-    typedef void *(*goka_tq_get_partition_f)(void *rk, const char *topic, int32_t partition);
-    typedef void (*goka_tq_forward_f)(void *src, void *dst);
-    typedef void (*goka_tq_destroy_f)(void *rkqu);
-    typedef Py_ssize_t (*goka_tq_consume_batch_f)(void *rkqu, int timeout_ms,
-                                                  goka_tq_message_t **msgs, size_t size);
-    typedef void (*goka_tq_message_destroy_f)(goka_tq_message_t *msg);
-    typedef void (*goka_tq_io_event_f)(void *rkqu, int fd, const void *payload, size_t size);
-    typedef const char *(*goka_tq_err2str_f)(int err);
-    typedef const char *(*goka_tq_name_f)(void *rk);
-    """
-    ctypedef struct goka_tq_message_t:
-        int err
-        void *rkt
-        int32_t partition
-        void *payload
-        size_t len
-        void *key
-        size_t key_len
-        int64_t offset
-        void *_private
-    ctypedef struct goka_tq_handle_head:
-        void *rk
-    ctypedef void *(*goka_tq_get_partition_f)(void *rk, const char *topic, int32_t partition)
-    ctypedef void (*goka_tq_forward_f)(void *src, void *dst)
-    ctypedef void (*goka_tq_destroy_f)(void *rkqu)
-    ctypedef Py_ssize_t (*goka_tq_consume_batch_f)(void *rkqu, int timeout_ms,
-                                                   goka_tq_message_t **msgs, size_t size) nogil
-    ctypedef void (*goka_tq_message_destroy_f)(goka_tq_message_t *msg)
-    ctypedef void (*goka_tq_io_event_f)(void *rkqu, int fd, const void *payload, size_t size)
-    ctypedef const char *(*goka_tq_err2str_f)(int err)
-    ctypedef const char *(*goka_tq_name_f)(void *rk)
+from goka._core._rdkafka cimport (
+    goka_rdk_message_t, goka_rdk_handle_head, goka_rdk_get_partition_f, goka_rdk_forward_f,
+    goka_rdk_destroy_f, goka_rdk_consume_batch_f, goka_rdk_message_destroy_f,
+    goka_rdk_io_event_f, goka_rdk_err2str_f, goka_rdk_name_f,
+)
 
 DEF CHUNK = 1024
 cdef int PARTITION_EOF = -191
@@ -95,14 +55,15 @@ cdef class TableQueues:
     cdef void *rk
     cdef dict queues          # (topic, partition) -> address of its rd_kafka_queue_t
     cdef int rfd, wfd
+    cdef object poller        # select.poll on rfd (select() is limited to fds < 1024)
     cdef Py_ssize_t turn
-    cdef goka_tq_get_partition_f get_partition
-    cdef goka_tq_forward_f forward
-    cdef goka_tq_destroy_f queue_destroy
-    cdef goka_tq_consume_batch_f consume_batch
-    cdef goka_tq_message_destroy_f message_destroy
-    cdef goka_tq_io_event_f io_event
-    cdef goka_tq_err2str_f err2str
+    cdef goka_rdk_get_partition_f get_partition
+    cdef goka_rdk_forward_f forward
+    cdef goka_rdk_destroy_f queue_destroy
+    cdef goka_rdk_consume_batch_f consume_batch
+    cdef goka_rdk_message_destroy_f message_destroy
+    cdef goka_rdk_io_event_f io_event
+    cdef goka_rdk_err2str_f err2str
 
     def __cinit__(self):
         self.rfd = -1
@@ -110,20 +71,20 @@ cdef class TableQueues:
         self.queues = {}
 
     def __init__(self, consumer, functions=None):
-        cdef goka_tq_name_f name
+        cdef goka_rdk_name_f name
         cdef const char *text
         if not functions:
             raise ValueError("the compiled TableQueues needs librdkafka's entry points")
         self.consumer = consumer
-        self.rk = (<goka_tq_handle_head*><PyObject*>consumer).rk
-        self.get_partition = <goka_tq_get_partition_f><uintptr_t>functions["rd_kafka_queue_get_partition"]
-        self.forward = <goka_tq_forward_f><uintptr_t>functions["rd_kafka_queue_forward"]
-        self.queue_destroy = <goka_tq_destroy_f><uintptr_t>functions["rd_kafka_queue_destroy"]
-        self.consume_batch = <goka_tq_consume_batch_f><uintptr_t>functions["rd_kafka_consume_batch_queue"]
-        self.message_destroy = <goka_tq_message_destroy_f><uintptr_t>functions["rd_kafka_message_destroy"]
-        self.io_event = <goka_tq_io_event_f><uintptr_t>functions["rd_kafka_queue_io_event_enable"]
-        self.err2str = <goka_tq_err2str_f><uintptr_t>functions["rd_kafka_err2str"]
-        name = <goka_tq_name_f><uintptr_t>functions["rd_kafka_name"]
+        self.rk = (<goka_rdk_handle_head*><PyObject*>consumer).rk
+        self.get_partition = <goka_rdk_get_partition_f><uintptr_t>functions["rd_kafka_queue_get_partition"]
+        self.forward = <goka_rdk_forward_f><uintptr_t>functions["rd_kafka_queue_forward"]
+        self.queue_destroy = <goka_rdk_destroy_f><uintptr_t>functions["rd_kafka_queue_destroy"]
+        self.consume_batch = <goka_rdk_consume_batch_f><uintptr_t>functions["rd_kafka_consume_batch_queue"]
+        self.message_destroy = <goka_rdk_message_destroy_f><uintptr_t>functions["rd_kafka_message_destroy"]
+        self.io_event = <goka_rdk_io_event_f><uintptr_t>functions["rd_kafka_queue_io_event_enable"]
+        self.err2str = <goka_rdk_err2str_f><uintptr_t>functions["rd_kafka_err2str"]
+        name = <goka_rdk_name_f><uintptr_t>functions["rd_kafka_name"]
         if self.rk is NULL:
             raise ValueError("the consumer has no librdkafka client")
         text = name(self.rk)
@@ -132,6 +93,8 @@ cdef class TableQueues:
         self.rfd, self.wfd = os.pipe()
         os.set_blocking(self.rfd, False)
         os.set_blocking(self.wfd, False)
+        self.poller = select.poll()
+        self.poller.register(self.rfd, select.POLLIN)
 
     def __len__(self):
         return len(self.queues)
@@ -159,8 +122,8 @@ cdef class TableQueues:
         self.queue_destroy(q)
 
     def drain(self, Py_ssize_t max_records):
-        cdef goka_tq_message_t *buf[CHUNK]
-        cdef goka_tq_message_t *m
+        cdef goka_rdk_message_t *buf[CHUNK]
+        cdef goka_rdk_message_t *m
         cdef void *q
         cdef Py_ssize_t n, i, total = 0
         cdef list batches = [], events = [], pairs
@@ -229,7 +192,7 @@ cdef class TableQueues:
 
     def wait(self, double timeout):
         if self.rfd >= 0:
-            select.select([self.rfd], [], [], timeout)
+            self.poller.poll(int(timeout * 1000 + 0.999))
 
     def close(self):
         queues, self.queues = self.queues, {}
@@ -245,7 +208,7 @@ cdef class TableQueues:
         # consumer's client still exists (confluent-kafka clears the pointer on close)
         cdef void *rk = NULL
         if self.queues and self.consumer is not None:
-            rk = (<goka_tq_handle_head*><PyObject*>self.consumer).rk
+            rk = (<goka_rdk_handle_head*><PyObject*>self.consumer).rk
         if rk is not NULL and rk == self.rk:
             for address in self.queues.values():
                 self._release(<void*><uintptr_t>address)

@@ -50,6 +50,7 @@ __all__ = [
     "group_consumer",
     "reader_consumer",
     "producer",
+    "partition_queues",
     "table_queues",
 ]
 
@@ -220,14 +221,18 @@ _DIRECT = ("rd_kafka_topic_new", "rd_kafka_topic_destroy", "rd_kafka_produce_bat
            # the compiled TableQueues (goka._core.tablequeue)
            "rd_kafka_queue_get_partition", "rd_kafka_queue_forward", "rd_kafka_queue_destroy",
            "rd_kafka_consume_batch_queue", "rd_kafka_message_destroy", "rd_kafka_queue_io_event_enable",
-           "rd_kafka_err2str")
+           "rd_kafka_err2str",
+           # the compiled PartitionQueues (goka._core.consume)
+           "rd_kafka_queue_get_consumer", "rd_kafka_queue_length", "rd_kafka_message_timestamp",
+           "rd_kafka_message_detach_headers", "rd_kafka_header_get_all", "rd_kafka_headers_destroy",
+           "rd_kafka_message_errstr")
 _functions: dict[str, int] | None = None
 _looked_up = False
 
 
 def librdkafka_functions() -> dict[str, int] | None:
-    """Addresses of the librdkafka functions the compiled ``DirectProducer`` and
-    ``TableQueues`` call, taken
+    """Addresses of the librdkafka functions the compiled ``DirectProducer``,
+    ``TableQueues`` and ``PartitionQueues`` call, taken
     from the library confluent-kafka has already loaded (``RTLD_NOLOAD``: never a second
     copy), or None where that can't be established (another confluent-kafka major version,
     a platform without ``RTLD_NOLOAD``, a library not found)."""
@@ -270,13 +275,12 @@ def direct_producer(p: Producer) -> Any:
 def table_queues(c: Consumer) -> Any:
     """A ``TableQueues`` (``goka._core.tablequeue``) for the table reader consumer ``c``:
     the compiled twin reads table partitions off their own librdkafka queues where
-    ``GOKA_SPLIT_TABLE_QUEUES=1`` asks for it and :func:`librdkafka_functions` finds the
-    library; otherwise (the default, until the split path has run longer in the full test
-    suite) the pure twin leaves every record to ``consume``."""
+    :func:`librdkafka_functions` finds the library (the default; ``GOKA_SPLIT_TABLE_QUEUES=0``
+    opts out); the pure twin (and the fallback) leaves every record to ``consume``."""
     from goka._core import _tablequeue_py
     from goka._core.tablequeue import TableQueues
 
-    if TableQueues is _tablequeue_py.TableQueues or os.environ.get("GOKA_SPLIT_TABLE_QUEUES", "") != "1":
+    if TableQueues is _tablequeue_py.TableQueues or os.environ.get("GOKA_SPLIT_TABLE_QUEUES", "") == "0":
         return _tablequeue_py.TableQueues(c)
     functions = librdkafka_functions()
     if functions is None:
@@ -286,3 +290,24 @@ def table_queues(c: Consumer) -> Any:
     except ValueError as exc:
         logging.getLogger("goka.kafka").debug("table reader on consume(): %s", exc)
         return _tablequeue_py.TableQueues(c)
+
+
+def partition_queues(c: Consumer) -> Any:
+    """A ``PartitionQueues`` (``goka._core.consume``) for the processor's group consumer
+    ``c``: the compiled twin takes each assigned partition's records off its own
+    librdkafka queue where :func:`librdkafka_functions` finds the library (the default;
+    ``GOKA_SPLIT_QUEUES=0`` opts out); the pure twin (and the fallback) consumes every
+    record through ``consume``."""
+    from goka._core import _consume_py
+    from goka._core.consume import PartitionQueues
+
+    if PartitionQueues is _consume_py.PartitionQueues or os.environ.get("GOKA_SPLIT_QUEUES", "") == "0":
+        return _consume_py.PartitionQueues(c)
+    functions = librdkafka_functions()
+    if functions is None:
+        return _consume_py.PartitionQueues(c)
+    try:
+        return PartitionQueues(c, functions, KafkaError)
+    except ValueError as exc:
+        logging.getLogger("goka.kafka").debug("processor on consume(): %s", exc)
+        return _consume_py.PartitionQueues(c)

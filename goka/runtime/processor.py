@@ -24,10 +24,10 @@ from goka._kafka.clients import (
     KafkaError,
     KafkaException,
     TopicPartition,
-    consume_available,
     delivers_in_order,
     direct_producer,
     group_consumer,
+    partition_queues,
     producer,
 )
 from goka._core.failure import dead_letter_targets
@@ -114,6 +114,7 @@ class KafkaProcessor:
         self._visit_lock = threading.Lock()
         self.lookups: dict[str, View] = {}
         self.consumer: Any = None
+        self._queues: Any = None  # the consumer's PartitionQueues (goka._core.consume)
         self.producer: Any = None
         self._direct: Any = None
         self._recovery: TableReader | None = None
@@ -234,7 +235,7 @@ class KafkaProcessor:
         try:
             self._start_clients()
             while not self._stop.is_set():
-                msgs = consume_available(self.consumer, BATCH_SIZE, 0.1)
+                msgs = self._queues.consume(BATCH_SIZE, 0.1)
                 if msgs:
                     untrack(msgs)
                     self._process(msgs)
@@ -297,6 +298,9 @@ class KafkaProcessor:
         self.consumer = group_consumer(self.brokers, self.group, client_id=client_id,
                                        auto_offset_reset=offset_reset,
                                        overrides={**proc.consumer_config, "on_commit": self._on_commit})
+        # assigned partitions are read off their own librdkafka queues in compiled code
+        # where available (split in _on_assign, before the assignment takes effect)
+        self._queues = partition_queues(self.consumer)
         self.consumer.subscribe(graph.consumed_topics, on_assign=self._on_assign,
                                 on_revoke=self._on_revoke, on_lost=self._on_lost)
         self.state = "joining"
@@ -353,6 +357,8 @@ class KafkaProcessor:
                     f"group {self.group!r}: partition {p} assigned for {sorted(topics)} but not for "
                     f"{sorted(consumed - topics)}; inputs and loop must be co-partitioned")
         log.info("group %s: assigned partitions %s", self.group, sorted(parts))
+        for tp in assignment:  # confluent-kafka assigns when this callback returns
+            self._queues.add(tp.topic, tp.partition)
         self._join.assigned(sorted(parts))
         if self.proc.on_rebalance is not None:
             self.proc.on_rebalance({p: -1 for p in parts})
@@ -505,6 +511,8 @@ class KafkaProcessor:
         if self.state != "stopping":  # a stopping processor drained just before closing
             self._drain()
         self._commit(sync=True)
+        for tp in revoked:  # what is still queued for them is dropped, as by consume()
+            self._queues.remove(tp.topic, tp.partition)
         own: list[PartitionTable] = []
         for p in parts:
             pp = self.partitions.pop(p, None)
@@ -642,6 +650,8 @@ class KafkaProcessor:
                 if self._error is None or self.partitions:
                     self._drain()
                     self._commit(sync=True)
+                if self._queues is not None:
+                    self._queues.close()  # before the consumer closes (rdkafka.h)
                 self.consumer.close()
             if self.producer is not None:
                 self.producer.flush(FLUSH_TIMEOUT)
@@ -669,5 +679,5 @@ class KafkaProcessor:
             self.partitions.clear()
             self.topics.close()
             # librdkafka destroys a client with its last reference
-            self.consumer = self.producer = self._direct = self._recovery = self._follower = None
+            self.consumer = self.producer = self._direct = self._recovery = self._follower = self._queues = None
             self.state = "stopped"  # waiters see it: wait_recovered() is False unless recovered

@@ -235,17 +235,24 @@ def test_view_fails_with_storage_error_when_store_cannot_be_rebuilt(
     assert info.value.path == str(path / f"{table}.0") and info.value.topic == table
 
 
-def _zero_leaf_holding(store: Path, key: bytes) -> None:
+def _zero_leaf_holding(store: Path, key: bytes) -> int:
+    """Zero every leaf page of the file that holds ``key``: LMDB writes copy-on-write, so
+    besides the live leaf the file may hold stale copies of it in freed pages, and zeroing
+    only the first one found (by file order) could leave the live leaf intact (the
+    processor would then never meet the damage). Returns how many pages were zeroed."""
     data = store / "data.mdb"
     raw = data.read_bytes()
-    for page in range(2, len(raw) // 4096):
-        body = raw[page * 4096:(page + 1) * 4096]
-        if int.from_bytes(body[10:12], "little") == 0x02 and key in body:  # a leaf page
-            with open(data, "r+b") as fh:
+    zeroed = 0
+    with open(data, "r+b") as fh:
+        for page in range(2, len(raw) // 4096):
+            body = raw[page * 4096:(page + 1) * 4096]
+            if int.from_bytes(body[10:12], "little") == 0x02 and key in body:  # a leaf page
                 fh.seek(page * 4096)
                 fh.write(bytes(4096))
-            return
-    raise AssertionError(f"no leaf page holds {key!r}")
+                zeroed += 1
+    if not zeroed:
+        raise AssertionError(f"no leaf page holds {key!r}")
+    return zeroed
 
 
 def test_damage_found_while_processing_stops_then_rebuilds(

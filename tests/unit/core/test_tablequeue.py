@@ -44,8 +44,15 @@ def test_fallback_for_a_consumer_the_compiled_twin_refuses(monkeypatch: Any) -> 
 
     from goka._kafka import clients
 
+    from goka._core import _tablequeue_py, tablequeue
+
     consumer = Consumer({"bootstrap.servers": "127.0.0.1:1", "group.id": "g"})
     try:
+        monkeypatch.delenv("GOKA_SPLIT_TABLE_QUEUES", raising=False)
+        if tablequeue.TableQueues is not _tablequeue_py.TableQueues:  # compiled twin loaded: split by default
+            default = clients.table_queues(consumer)
+            assert type(default).__module__ == "goka._core._tablequeue_c"
+            default.close()
         monkeypatch.setenv("GOKA_SPLIT_TABLE_QUEUES", "0")
         assert type(clients.table_queues(consumer)).__module__ == "goka._core._tablequeue_py"
         monkeypatch.setattr(clients, "librdkafka_functions", lambda: None)

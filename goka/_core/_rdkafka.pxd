@@ -1,0 +1,75 @@
+# cython: language_level=3
+"""The part of librdkafka's ABI (``rdkafka.h``) the compiled consumers call: shared by
+``_tablequeue_c`` (table readers) and ``_consume_c`` (processors).
+
+Nothing here is linked: the functions are called through pointers taken from the library
+confluent-kafka has already loaded (``goka._kafka.clients.librdkafka_functions``), and
+the consumer's ``rd_kafka_t`` is the first field after the object header of
+confluent-kafka's ``Handle`` (checked by the client's name, ``rd_kafka_name``).
+``rd_kafka_message_t`` is a public struct of librdkafka's stable ABI; every other type
+is opaque (``void *``).
+"""
+from libc.stdint cimport int32_t, int64_t
+from cpython.ref cimport PyObject
+
+cdef extern from *:
+    """
+    typedef struct {            /* rd_kafka_message_t (rdkafka.h), a stable ABI */
+        int err;
+        void *rkt;
+        int32_t partition;
+        void *payload;
+        size_t len;
+        void *key;
+        size_t key_len;
+        int64_t offset;
+        void *_private;
+    } goka_rdk_message_t;
+    typedef struct { PyObject_HEAD void *rk; } goka_rdk_handle_head;
+    typedef void *(*goka_rdk_get_partition_f)(void *rk, const char *topic, int32_t partition);
+    typedef void *(*goka_rdk_get_consumer_f)(void *rk);
+    typedef void (*goka_rdk_forward_f)(void *src, void *dst);
+    typedef void (*goka_rdk_destroy_f)(void *rkqu);
+    typedef size_t (*goka_rdk_length_f)(void *rkqu);
+    typedef Py_ssize_t (*goka_rdk_consume_batch_f)(void *rkqu, int timeout_ms,
+                                                   goka_rdk_message_t **msgs, size_t size);
+    typedef void (*goka_rdk_message_destroy_f)(goka_rdk_message_t *msg);
+    typedef void (*goka_rdk_io_event_f)(void *rkqu, int fd, const void *payload, size_t size);
+    typedef const char *(*goka_rdk_err2str_f)(int err);
+    typedef const char *(*goka_rdk_name_f)(void *rk);
+    typedef int64_t (*goka_rdk_timestamp_f)(const goka_rdk_message_t *msg, int *tstype);
+    typedef int (*goka_rdk_detach_headers_f)(goka_rdk_message_t *msg, void **hdrsp);
+    typedef int (*goka_rdk_header_get_all_f)(const void *hdrs, size_t idx, const char **namep,
+                                             const void **valuep, size_t *sizep);
+    typedef void (*goka_rdk_headers_destroy_f)(void *hdrs);
+    typedef const char *(*goka_rdk_errstr_f)(const goka_rdk_message_t *msg);
+    """
+    ctypedef struct goka_rdk_message_t:
+        int err
+        void *rkt
+        int32_t partition
+        void *payload
+        size_t len
+        void *key
+        size_t key_len
+        int64_t offset
+        void *_private
+    ctypedef struct goka_rdk_handle_head:
+        void *rk
+    ctypedef void *(*goka_rdk_get_partition_f)(void *rk, const char *topic, int32_t partition)
+    ctypedef void *(*goka_rdk_get_consumer_f)(void *rk)
+    ctypedef void (*goka_rdk_forward_f)(void *src, void *dst)
+    ctypedef void (*goka_rdk_destroy_f)(void *rkqu)
+    ctypedef size_t (*goka_rdk_length_f)(void *rkqu)
+    ctypedef Py_ssize_t (*goka_rdk_consume_batch_f)(void *rkqu, int timeout_ms,
+                                                    goka_rdk_message_t **msgs, size_t size) nogil
+    ctypedef void (*goka_rdk_message_destroy_f)(goka_rdk_message_t *msg)
+    ctypedef void (*goka_rdk_io_event_f)(void *rkqu, int fd, const void *payload, size_t size)
+    ctypedef const char *(*goka_rdk_err2str_f)(int err)
+    ctypedef const char *(*goka_rdk_name_f)(void *rk)
+    ctypedef int64_t (*goka_rdk_timestamp_f)(const goka_rdk_message_t *msg, int *tstype)
+    ctypedef int (*goka_rdk_detach_headers_f)(goka_rdk_message_t *msg, void **hdrsp)
+    ctypedef int (*goka_rdk_header_get_all_f)(const void *hdrs, size_t idx, const char **namep,
+                                              const void **valuep, size_t *sizep)
+    ctypedef void (*goka_rdk_headers_destroy_f)(void *hdrs)
+    ctypedef const char *(*goka_rdk_errstr_f)(const goka_rdk_message_t *msg)
