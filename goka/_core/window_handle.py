@@ -2,7 +2,8 @@
 (see :mod:`goka._core.windows`, which creates them)."""
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from goka.window import TimeWindow, window_key
@@ -11,6 +12,8 @@ if TYPE_CHECKING:
     from goka._core.windows import WindowEdge
 
 __all__ = ["WindowHandle"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class WindowHandle:
@@ -34,30 +37,33 @@ class WindowHandle:
         The window's (exclusive) end, epoch ms.
     late : bool
         Whether the window has closed.
-    parts : list of (int, int)
-        For sessions: the bounds of the stored sessions this one covers.
+    parts : sequence of (int, int)
+        For sessions: the bounds of the stored sessions this one covers (empty otherwise).
+    wkey : bytes, optional
+        For fixed (tumbling/hopping) windows: the window's record key.
     """
 
-    __slots__ = ("_edge", "_key", "start_ms", "end_ms", "late", "_parts")
+    __slots__ = ("_edge", "_key", "start_ms", "end_ms", "late", "_parts", "_wkey")
 
     def __init__(self, edge: WindowEdge, key: bytes, start_ms: int, end_ms: int, late: bool,
-                 parts: list[tuple[int, int]]) -> None:
+                 parts: Sequence[tuple[int, int]], wkey: bytes | None = None) -> None:
         self._edge = edge
         self._key = key
         self.start_ms = start_ms
         self.end_ms = end_ms
         self.late = late
         self._parts = parts  # sessions: the stored sessions this one covers, oldest first
+        self._wkey = wkey  # fixed windows: the record key
 
     @property
     def start(self) -> datetime:
         """The start as a UTC datetime."""
-        return TimeWindow(self.start_ms, self.end_ms).start
+        return _EPOCH + timedelta(milliseconds=self.start_ms)
 
     @property
     def end(self) -> datetime:
         """The (exclusive) end as a UTC datetime."""
-        return TimeWindow(self.start_ms, self.end_ms).end
+        return _EPOCH + timedelta(milliseconds=self.end_ms)
 
     @property
     def window(self) -> TimeWindow:
@@ -70,10 +76,12 @@ class WindowHandle:
         (without one, the earliest session's value)."""
         if self.late:
             return None
-        edge, key = self._edge, self._key
-        if not edge.session:
-            data = edge.get(window_key(key, self.start_ms, self.end_ms))
-            return None if data is None else edge.decode(data, key)
+        edge = self._edge
+        wkey = self._wkey
+        if wkey is not None:  # a fixed window that is not late: open (its value in memory) or empty
+            data = edge.values.get(wkey)
+            return None if data is None else edge.decode(data, self._key)
+        key = self._key
         merge = edge.spec.merge
         result: Any = None
         found = False
@@ -103,6 +111,10 @@ class WindowHandle:
             return
         edge, key = self._edge, self._key
         data = edge.encode(value, key)
+        wkey = self._wkey
+        if wkey is not None:
+            edge.put(wkey, self.end_ms + edge.grace_ms, data)
+            return
         bounds = (self.start_ms, self.end_ms)
         for part in self._parts:  # sessions it extends or merges: replaced by the new one
             if part != bounds:
@@ -117,12 +129,12 @@ class WindowHandle:
         if self.late:
             return
         edge, key = self._edge, self._key
-        if edge.session:
+        if self._wkey is not None:
+            edge.put(self._wkey, self.end_ms + edge.grace_ms, None)
+        else:
             for part in self._parts:
                 edge.write(window_key(key, *part), None)
             self._parts = []
-        else:
-            edge.write(window_key(key, self.start_ms, self.end_ms), None)
 
     def __repr__(self) -> str:
         late = ", late" if self.late else ""
