@@ -58,6 +58,7 @@ __all__ = ["Windows", "WindowEdge", "WindowHandle", "CLOSE_LIMIT", "window_handl
 log = logging.getLogger("goka.processor")
 
 _MISSING = object()
+_CLOSED = object()  # journal: the window was not open before the write
 _MIN = -(2**63)
 _MAX = 2**63 - 1
 _SUFFIX = struct.Struct(">qq").pack  # the window record key's suffix (see goka.window)
@@ -96,7 +97,10 @@ class WindowEdge:
         #: the stored value of every open window (the same keys as ``open``): reads of open
         #: windows never reach storage; closed windows leave it (memory: open windows only)
         self.values: dict[bytes, bytes] = {}
-        self.heap: list[tuple[int, bytes]] = []  # (close time, key), stale entries dropped lazily
+        #: the open windows by close time (in a close time, taken in record-key order) and
+        #: a heap of those close times (times without windows left are dropped lazily)
+        self.groups: dict[int, dict[bytes, None]] = {}
+        self.heap: list[int] = []
         self.retained: list[tuple[int, bytes]] = []  # closed, kept until (expiry, key)
         self.sessions: dict[bytes, list[tuple[int, int]]] = {}  # open sessions per message key
         self.current: Any = None
@@ -153,9 +157,14 @@ class WindowEdge:
 
     # -- the index ----------------------------------------------------------------------------
     def _index(self, wkey: bytes, closes: int, data: bytes) -> None:
-        if self.open.get(wkey) != closes:
-            _heappush(self.heap, (closes, wkey))
-        self.open[wkey] = closes
+        # (a window's close time follows from its record key: it never changes)
+        if wkey not in self.open:
+            group = self.groups.get(closes)
+            if group is None:
+                group = self.groups[closes] = {}
+                _heappush(self.heap, closes)
+            group[wkey] = None
+            self.open[wkey] = closes
         self.values[wkey] = data
         if self.session:
             key, start, end = parse_window_key(wkey)
@@ -165,9 +174,14 @@ class WindowEdge:
                 bounds.sort()
 
     def _unindex(self, wkey: bytes) -> None:
-        if self.open.pop(wkey, None) is None:
+        closes = self.open.pop(wkey, None)
+        if closes is None:
             return
         del self.values[wkey]
+        group = self.groups[closes]
+        del group[wkey]
+        if not group:
+            del self.groups[closes]
         if self.session:
             key, start, end = parse_window_key(wkey)
             bounds = self.sessions.get(key)
@@ -183,6 +197,9 @@ class WindowEdge:
         data = self.values.get(wkey)
         if data is not None:
             return data
+        return self._newest(wkey)
+
+    def _newest(self, wkey: bytes) -> bytes | None:
         current = self.current
         if current is not None:
             value = current.writes.get(wkey, _MISSING)
@@ -225,21 +242,18 @@ class WindowEdge:
         writes = gen.writes
         old_gen = writes.get(wkey, _MISSING)
         writes[wkey] = data
-        open_ = self.open
-        old_closes = open_.get(wkey)
-        values = self.values
-        if data is None:
-            old_data = values.pop(wkey, None)
-            if old_closes is not None:
-                del open_[wkey]
+        if wkey in self.open:
+            if data is None:
+                self._unindex(wkey)
+            else:
+                self.values[wkey] = data
+            old: Any = closes  # (the value it had is the newest write before this one)
         else:
-            old_data = values.get(wkey)
-            values[wkey] = data
-            if old_closes != closes:
-                _heappush(self.heap, (closes, wkey))
-                open_[wkey] = closes
+            if data is not None:
+                self._index(wkey, closes, data)
+            old = _CLOSED
         owner = self.owner
-        owner.journal(TimerUndo(self, wkey, (old_closes, None, old_data), old_gen))  # type: ignore[arg-type]
+        owner.journal(TimerUndo(self, wkey, old, old_gen))  # type: ignore[arg-type]
         owner.emit(self.topic, wkey, data)
 
     def write(self, wkey: bytes, data: bytes | None) -> None:
@@ -272,7 +286,16 @@ class WindowEdge:
         self.owner.emit(self.topic, wkey, None)
 
     def _restore(self, wkey: bytes, old: Any, old_gen: Any) -> None:
-        """Undo :meth:`write` (called by the journal entry when the message is rolled back)."""
+        """Undo :meth:`write` or :meth:`put` (called by the journal entry when the message is
+        rolled back)."""
+        if type(old) is int or old is _CLOSED:  # put: the generation first, then the index
+            self._restore_gen(wkey, old_gen)
+            self._unindex(wkey)
+            if type(old) is int:  # it was open: with the newest write before the put
+                data = self._newest(wkey)
+                assert data is not None, "an open window has a value"
+                self._index(wkey, old, data)
+            return
         if old is not None:
             closes, sessions, data = old
             if closes is None:
@@ -285,6 +308,9 @@ class WindowEdge:
                     self.sessions[key] = list(sessions)
                 else:
                     self.sessions.pop(key, None)
+        self._restore_gen(wkey, old_gen)
+
+    def _restore_gen(self, wkey: bytes, old_gen: Any) -> None:
         current = self.current
         if current is not None:
             if old_gen is _MISSING:
@@ -318,10 +344,22 @@ class WindowEdge:
 
     # -- closing ------------------------------------------------------------------------------
     def next_close(self) -> int | None:
-        heap, open_ = self.heap, self.open
-        while heap and open_.get(heap[0][1]) != heap[0][0]:
+        heap, groups = self.heap, self.groups
+        while heap and heap[0] not in groups:
             _heappop(heap)
-        return heap[0][0] if heap else None
+        return heap[0] if heap else None
+
+    def take(self, room: int, out: list[tuple[int, WindowEdge, bytes, bytes]]) -> None:
+        """Take up to ``room`` windows of the earliest close time (:meth:`next_close`, which
+        the caller checked is due) off the index into ``out``, in record-key order."""
+        top = self.heap[0]
+        group = self.groups[top]
+        keys = sorted(group) if len(group) > 1 else list(group)
+        values = self.values
+        for wkey in keys[:room] if len(keys) > room else keys:
+            data = values[wkey]
+            self._unindex(wkey)
+            out.append((top, self, wkey, data))
 
     def seal(self) -> Any:
         gen, self.current = self.current, None
@@ -455,27 +493,6 @@ class Windows:
         now = self.stream_time
         out: list[tuple[int, WindowEdge, bytes, bytes]] = []
         edges = self._edges
-        if len(edges) == 1:  # one edge: straight off its heap
-            edge = edges[0]
-            heap, open_, values, session = edge.heap, edge.open, edge.values, edge.session
-            while heap:
-                top, wkey = heap[0]
-                if open_.get(wkey) != top:  # stale entry
-                    _heappop(heap)
-                    continue
-                if top > now or len(out) >= limit:
-                    break
-                _heappop(heap)
-                if session:
-                    data = values[wkey]
-                    edge._unindex(wkey)
-                else:
-                    del open_[wkey]
-                    data = values.pop(wkey)
-                out.append((top, edge, wkey, data))
-            following = edge.next_close()
-            return out, (following - 1 if len(out) >= limit and following is not None and following <= now
-                         else now)
         while len(out) < limit:
             best: WindowEdge | None = None
             best_at = 0
@@ -485,10 +502,7 @@ class Windows:
                     best, best_at = edge, at
             if best is None:
                 return out, now
-            _, wkey = _heappop(best.heap)
-            data = best.values[wkey]
-            best._unindex(wkey)
-            out.append((best_at, best, wkey, data))
+            best.take(limit - len(out), out)
         nxt = [at for at in (e.next_close() for e in edges) if at is not None and at <= now]
         return out, (min(nxt) - 1 if nxt else now)
 
