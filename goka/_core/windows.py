@@ -355,11 +355,18 @@ class WindowEdge:
         top = self.heap[0]
         group = self.groups[top]
         keys = sorted(group) if len(group) > 1 else list(group)
-        values = self.values
-        for wkey in keys[:room] if len(keys) > room else keys:
-            data = values[wkey]
-            self._unindex(wkey)
-            out.append((top, self, wkey, data))
+        if self.session or len(keys) > room:
+            values = self.values
+            for wkey in keys[:room] if len(keys) > room else keys:
+                data = values[wkey]
+                self._unindex(wkey)
+                out.append((top, self, wkey, data))
+            return
+        del self.groups[top]  # the whole group, of fixed windows: no per-window bookkeeping
+        open_pop, values_pop = self.open.pop, self.values.pop
+        for wkey in keys:
+            open_pop(wkey)
+            out.append((top, self, wkey, values_pop(wkey)))
 
     def seal(self) -> Any:
         gen, self.current = self.current, None
@@ -369,9 +376,17 @@ class WindowEdge:
 
     def flush(self) -> None:
         sealed = self.sealed
-        while sealed and sealed[0].pending == 0:
-            gen = sealed.popleft()
-            self.storage.write_batch(gen.writes.items(), offset=gen.offset if gen.offset >= 0 else None)
+        if not sealed or sealed[0].pending:
+            return
+        gen = sealed.popleft()
+        writes, offset = gen.writes, gen.offset
+        if sealed and sealed[0].pending == 0:  # several acknowledged: one transaction, in order
+            writes = dict(writes)
+            while sealed and sealed[0].pending == 0:
+                gen = sealed.popleft()
+                writes.update(gen.writes)
+                offset = max(offset, gen.offset)
+        self.storage.write_batch(writes.items(), offset=offset if offset >= 0 else None)
 
     def stats(self) -> dict[str, Any]:
         return {"open": len(self.open), "late": self.late, "closed": self.closed,
@@ -401,6 +416,8 @@ class Windows:
         for topic, edge in graph.window_topics.items():
             self.edges[edge.name] = WindowEdge(self, edge, topic, storages[edge.name])
         self._edges = list(self.edges.values())
+        #: the tumbling edges: ctx.window's fast path
+        self._tumbling = {name: e for name, e in self.edges.items() if not e.session and not e.hopping}
         #: the largest record timestamp processed (the partition twins update it inline)
         self.stream_time = max((e.marker for e in self._edges), default=_MIN)
         self.target = self.stream_time  # the progress of the last recorded closing round
@@ -457,8 +474,8 @@ class Windows:
 
     def handle(self, name: str, key: bytes, ts: int | None, topic: str, offset: int) -> WindowHandle:
         """``ctx.window(name)``: :meth:`handles` for one window, without the list."""
-        edge = self.edges.get(name)
-        if edge is None or edge.session or edge.hopping:
+        edge = self._tumbling.get(name)
+        if edge is None:
             return self.handles(name, key, ts, topic, offset, True)[0]
         if ts is None or ts < 0:
             ts = 0
