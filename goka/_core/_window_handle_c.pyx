@@ -5,6 +5,8 @@
 exceptions and messages. Here the handle is an extension type (created without an
 ``__init__`` call on the tumbling path) and ``tumbling_handle`` is compiled.
 """
+cimport cython
+
 from datetime import datetime, timedelta, timezone
 
 from goka.window import TimeWindow, window_key
@@ -15,6 +17,7 @@ cdef object _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 cdef tuple _NO_PARTS = ()
 
 
+@cython.no_gc  # (refers to the edge and bytes only: no cycles through a handle)
 cdef class WindowHandle:
     """One window of the current record (``ctx.window(name)`` / ``ctx.windows(name)``).
 
@@ -84,7 +87,12 @@ cdef class WindowHandle:
         wkey = self._wkey
         if wkey is not None:  # a fixed window that is not late: open (its value in memory) or empty
             data = edge.values.get(wkey)
-            return None if data is None else edge.decode(data, self._key)
+            if data is None:
+                return None
+            try:
+                return edge.codec.decode(data)
+            except Exception:  # (again, for the error naming topic, partition and key)
+                return edge.decode(data, self._key)
         key = self._key
         merge = edge.spec.merge
         result = None
@@ -114,11 +122,15 @@ cdef class WindowHandle:
         if self.late:
             return
         edge, key = self._edge, self._key
-        data = edge.encode(value, key)
         wkey = self._wkey
         if wkey is not None:
+            try:
+                data = edge.codec.encode(value)
+            except Exception:  # (again, for the error naming topic, partition and key)
+                data = edge.encode(value, key)
             edge.put(wkey, self.end_ms + edge.grace_ms, data)
             return
+        data = edge.encode(value, key)
         bounds = (self.start_ms, self.end_ms)
         for part in self._parts:  # sessions it extends or merges: replaced by the new one
             if part != bounds:

@@ -84,6 +84,8 @@ class WindowEdge:
 
     def __init__(self, owner: Windows, edge: Any, topic: str, storage: Any) -> None:
         self.owner = owner
+        self._journal = owner.journal
+        self._emit = owner.emit
         self.name: str = edge.name
         self.edge = edge
         self.spec = edge.spec
@@ -242,19 +244,25 @@ class WindowEdge:
         writes = gen.writes
         old_gen = writes.get(wkey, _MISSING)
         writes[wkey] = data
-        if wkey in self.open:
+        open_ = self.open
+        if wkey in open_:
             if data is None:
                 self._unindex(wkey)
             else:
                 self.values[wkey] = data
             old: Any = closes  # (the value it had is the newest write before this one)
         else:
-            if data is not None:
-                self._index(wkey, closes, data)
+            if data is not None:  # (_index, inline)
+                group = self.groups.get(closes)
+                if group is None:
+                    group = self.groups[closes] = {}
+                    _heappush(self.heap, closes)
+                group[wkey] = None
+                open_[wkey] = closes
+                self.values[wkey] = data
             old = _CLOSED
-        owner = self.owner
-        owner.journal(TimerUndo(self, wkey, old, old_gen))  # type: ignore[arg-type]
-        owner.emit(self.topic, wkey, data)
+        self._journal(TimerUndo(self, wkey, old, old_gen))  # type: ignore[arg-type]
+        self._emit(self.topic, wkey, data)
 
     def write(self, wkey: bytes, data: bytes | None) -> None:
         """Change one record for the current message: index, storage generation, outbox."""
@@ -277,13 +285,15 @@ class WindowEdge:
         owner.journal(TimerUndo(self, wkey, old, old_gen))  # type: ignore[arg-type]
         owner.emit(self.topic, wkey, data)
 
-    def tombstone(self, wkey: bytes) -> None:
-        """Delete a window that is not open (past its retention), between batches."""
+    def tombstones(self, wkeys: list[bytes]) -> None:
+        """Delete windows that are not open (past their retention), between batches."""
         gen = self.current
         if gen is None:
             gen = self.current = self.owner.generation()
-        gen.writes[wkey] = None
-        self.owner.emit(self.topic, wkey, None)
+        writes, emit, topic = gen.writes, self._emit, self.topic
+        for wkey in wkeys:
+            writes[wkey] = None
+            emit(topic, wkey, None)
 
     def _restore(self, wkey: bytes, old: Any, old_gen: Any) -> None:
         """Undo :meth:`write` or :meth:`put` (called by the journal entry when the message is
@@ -547,20 +557,26 @@ class Windows:
         closing = self.closing
         while closing and (closing[0][0] is None or ready(closing[0][0])):
             _, upto, items = closing.popleft()
+            dead: dict[WindowEdge, list[bytes]] = {}  # tombstones to write, per edge
             for closes, edge, wkey, _ in items:
                 expires = closes + edge.expiry_shift
                 if expires > upto:
                     _heappush(edge.retained, (expires, wkey))
                 elif wkey not in edge.open:  # past retention already: no need to keep it
-                    edge.tombstone(wkey)
-                    wrote = True
+                    wkeys = dead.get(edge)
+                    if wkeys is None:
+                        wkeys = dead[edge] = []
+                    wkeys.append(wkey)
             for edge in self._edges:
+                wkeys = dead.get(edge, [])
                 retained = edge.retained
                 while retained and retained[0][0] <= upto:
                     _, wkey = _heappop(retained)
                     if wkey not in edge.open:
-                        edge.tombstone(wkey)
-                        wrote = True
+                        wkeys.append(wkey)
+                if wkeys:
+                    edge.tombstones(wkeys)
+                    wrote = True
                 if upto > edge.marker:
                     edge.marker = upto
                     edge.write(STREAM_TIME_KEY, encode_stream_time(upto))
