@@ -9,12 +9,58 @@ cimport cython
 
 from datetime import datetime, timedelta, timezone
 
+from heapq import heappush as _heappush
+
+from goka._core.timers import TimerUndo
 from goka.window import TimeWindow, window_key
 
 __all__ = ["WindowHandle", "tumbling_handle"]
 
 cdef object _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 cdef tuple _NO_PARTS = ()
+cdef object _MISSING = None  # goka._core.windows' journal sentinels, bound at the first write
+cdef object _CLOSED = None
+
+
+cdef _bind():
+    global _MISSING, _CLOSED
+    from goka._core import windows
+    _MISSING = windows._MISSING
+    _CLOSED = windows._CLOSED
+
+
+cdef _put(edge, wkey, closes, data):
+    """``edge.put(wkey, closes, data)`` (``WindowEdge.put``, the specification), compiled."""
+    if _MISSING is None:
+        _bind()
+    gen = edge.current
+    if gen is None:
+        gen = edge.owner.generation()
+        edge.current = gen
+    cdef dict writes = gen.writes
+    old_gen = writes.get(wkey, _MISSING)
+    writes[wkey] = data
+    cdef dict open_ = edge.open
+    if wkey in open_:
+        if data is None:
+            edge._unindex(wkey)
+        else:
+            (<dict>edge.values)[wkey] = data
+        old = closes
+    else:
+        if data is not None:  # (_index, inline)
+            groups = <dict>edge.groups
+            group = groups.get(closes)
+            if group is None:
+                group = {}
+                groups[closes] = group
+                _heappush(edge.heap, closes)
+            (<dict>group)[wkey] = None
+            open_[wkey] = closes
+            (<dict>edge.values)[wkey] = data
+        old = _CLOSED
+    edge._journal(TimerUndo(edge, wkey, old, old_gen))
+    edge._emit(edge.topic, wkey, data)
 
 
 @cython.no_gc  # (refers to the edge and bytes only: no cycles through a handle)
@@ -128,7 +174,7 @@ cdef class WindowHandle:
                 data = edge.codec.encode(value)
             except Exception:  # (again, for the error naming topic, partition and key)
                 data = edge.encode(value, key)
-            edge.put(wkey, self.end_ms + edge.grace_ms, data)
+            _put(edge, wkey, self.end_ms + edge.grace_ms, data)
             return
         data = edge.encode(value, key)
         bounds = (self.start_ms, self.end_ms)
@@ -146,7 +192,7 @@ cdef class WindowHandle:
             return
         edge, key = self._edge, self._key
         if self._wkey is not None:
-            edge.put(self._wkey, self.end_ms + edge.grace_ms, None)
+            _put(edge, self._wkey, self.end_ms + edge.grace_ms, None)
         else:
             for part in self._parts:
                 edge.write(window_key(key, *part), None)
