@@ -46,11 +46,11 @@ def test_emitter_sets_record_timestamps(tmp_path, wait_for):
             emitter.emit_sync("a", "x", timestamp=T0 + 5)
             emitter.emit_sync("a", "y", timestamp=when, headers={"h": "1"})
             emitter.emit_sync("a", "z")
-            with pytest.raises(TypeError, match="emit timestamp must be .* got float"):
+            with pytest.raises(TypeError, match="emit to .ts.: timestamp must be .* got float"):
                 emitter.emit("a", "w", timestamp=1.5)  # type: ignore[arg-type]
-            with pytest.raises(ValueError, match="timezone-aware"):
+            with pytest.raises(ValueError, match="emit to .ts.: timestamp must be an aware datetime"):
                 emitter.emit("a", "w", timestamp=datetime(2024, 1, 1))
-            with pytest.raises(ValueError, match="after 1970"):
+            with pytest.raises(ValueError, match="emit to .ts.: timestamp must be after the epoch"):
                 emitter.emit("a", "w", timestamp=0)
         with goka.Processor(cluster, graph, path=str(tmp_path / "p")) as proc:
             assert proc.wait_recovered(30)
