@@ -436,3 +436,23 @@ def test_close_batches_are_limited_and_the_marker_follows(partition: ModuleType,
     assert s.marker("tumbling") == 12 * S
     assert [k for _, k, *_ in closed()] == ["a", "b", "c", "d", "e"]
     assert s.stored("tumbling") == {(b"f", 10 * S, 20 * S): 1}
+
+
+@pytest.mark.parametrize("size,advance", [(10, 10), (10, 5), (10, 3), (7, 2), (5, 1), (1, 1)])
+def test_cached_window_bounds_match_the_spec(size: int, advance: int) -> None:
+    """The per-edge cache of a timestamp's windows (``WindowEdge.bucket``) gives exactly
+    ``spec.windows_at`` for any order of timestamps, also where size is not a multiple of
+    advance (the set of windows then changes inside an advance)."""
+    from goka._core.windows import Windows
+
+    spec = goka.Hopping(timedelta(milliseconds=size), timedelta(milliseconds=advance),
+                        grace=timedelta(milliseconds=2))
+    g = goka.define_group("g", goka.Input("in", codec.String(), lambda ctx, msg: None),
+                          goka.Window("w", spec, codec.Int64()))
+    edge = Windows(g, {"w": MemoryStorage()}, lambda *a: None, lambda entry: None).edges["w"]
+    rnd = random.Random(size * 100 + advance)
+    stamps = list(range(0, 60)) + [rnd.randrange(0, 200) for _ in range(300)] + [T0 + i for i in range(30)]
+    for ts in stamps:
+        expected = [(w.start_ms, w.end_ms, w.end_ms + 2, window_key(b"", w.start_ms, w.end_ms))
+                    for w in spec.windows_at(ts)]
+        assert list(edge.bucket(ts)) == expected, ts
