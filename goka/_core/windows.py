@@ -42,12 +42,13 @@ from __future__ import annotations
 
 import heapq
 import logging
+import struct
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from goka._core.timers import TimerUndo
-from goka._core.window_handle import WindowHandle
+from goka._core.window_handle import WindowHandle, tumbling_handle
 from goka.errors import CodecError, ProcessingError, UndeclaredTopicError
 from goka.window import (STREAM_TIME_KEY, Session, TimeWindow, decode_stream_time, encode_stream_time,
                          is_window_record, parse_window_key)
@@ -57,7 +58,12 @@ __all__ = ["Windows", "WindowEdge", "WindowHandle", "CLOSE_LIMIT", "window_handl
 log = logging.getLogger("goka.processor")
 
 _MISSING = object()
+_CLOSED = object()  # journal: the window was not open before the write
 _MIN = -(2**63)
+_MAX = 2**63 - 1
+_SUFFIX = struct.Struct(">qq").pack  # the window record key's suffix (see goka.window)
+_heappush = heapq.heappush
+_heappop = heapq.heappop
 #: windows closed per call of the host's close step (one batch), so that input keeps flowing
 CLOSE_LIMIT = 10_000
 
@@ -78,6 +84,8 @@ class WindowEdge:
 
     def __init__(self, owner: Windows, edge: Any, topic: str, storage: Any) -> None:
         self.owner = owner
+        self._journal = owner.journal
+        self._emit = owner.emit
         self.name: str = edge.name
         self.edge = edge
         self.spec = edge.spec
@@ -88,7 +96,13 @@ class WindowEdge:
         self.topic = topic
         self.storage = storage
         self.open: dict[bytes, int] = {}  # window record key -> close time
-        self.heap: list[tuple[int, bytes]] = []  # (close time, key), stale entries dropped lazily
+        #: the stored value of every open window (the same keys as ``open``): reads of open
+        #: windows never reach storage; closed windows leave it (memory: open windows only)
+        self.values: dict[bytes, bytes] = {}
+        #: the open windows by close time (in a close time, taken in record-key order) and
+        #: a heap of those close times (times without windows left are dropped lazily)
+        self.groups: dict[int, dict[bytes, None]] = {}
+        self.heap: list[int] = []
         self.retained: list[tuple[int, bytes]] = []  # closed, kept until (expiry, key)
         self.sessions: dict[bytes, list[tuple[int, int]]] = {}  # open sessions per message key
         self.current: Any = None
@@ -98,22 +112,36 @@ class WindowEdge:
         self.closed = 0
         self._late_msg: Any = None
         self.warned = False
+        spec = self.spec
+        if self.session:
+            self.size_ms = self.advance_ms = 0
+            #: a window's expiry (end of retention) is its close time + this
+            self.expiry_shift = self.retention_ms - spec.gap_ms - spec.grace_ms
+        else:
+            self.size_ms, self.advance_ms = spec.size_ms, spec.advance_ms
+            self.expiry_shift = self.retention_ms - spec.size_ms - spec.grace_ms
+        self.grace_ms: int = spec.grace_ms
+        self.hopping = not self.session and self.size_ms != self.advance_ms
+        # fixed windows: the windows of the timestamps in [_lo, _hi), as (start, end, close
+        # time, key suffix), oldest first -- consecutive records mostly fall into the same one
+        self._lo = self._hi = 0
+        self._bucket: tuple[tuple[int, int, int, bytes], ...] = ()
         for wkey, data in storage.items():
             if wkey == STREAM_TIME_KEY:
                 try:
                     self.marker = decode_stream_time(data)
                 except ValueError as exc:
                     raise self._invalid(wkey, str(exc)) from None
-        for wkey, _ in storage.items():
+        for wkey, data in storage.items():
             if wkey == STREAM_TIME_KEY:
                 continue
             if not is_window_record(wkey):
                 raise self._invalid(wkey, "not a window record key (message key + start + end)")
             closes = self._closes(wkey)
             if closes > self.marker:
-                self._index(wkey, closes)
+                self._index(wkey, closes, data)
             else:  # closed before the crash or restart: kept only until its retention ends
-                heapq.heappush(self.retained, (self._expires(wkey), wkey))
+                _heappush(self.retained, (self._expires(wkey), wkey))
 
     def _invalid(self, wkey: bytes, why: str) -> ProcessingError:
         return ProcessingError(f"invalid record {wkey!r} in window storage: {why}; delete it from "
@@ -130,10 +158,16 @@ class WindowEdge:
         return (end if self.session else start) + self.retention_ms
 
     # -- the index ----------------------------------------------------------------------------
-    def _index(self, wkey: bytes, closes: int) -> None:
-        if self.open.get(wkey) != closes:
-            heapq.heappush(self.heap, (closes, wkey))
-        self.open[wkey] = closes
+    def _index(self, wkey: bytes, closes: int, data: bytes) -> None:
+        # (a window's close time follows from its record key: it never changes)
+        if wkey not in self.open:
+            group = self.groups.get(closes)
+            if group is None:
+                group = self.groups[closes] = {}
+                _heappush(self.heap, closes)
+            group[wkey] = None
+            self.open[wkey] = closes
+        self.values[wkey] = data
         if self.session:
             key, start, end = parse_window_key(wkey)
             bounds = self.sessions.setdefault(key, [])
@@ -142,7 +176,15 @@ class WindowEdge:
                 bounds.sort()
 
     def _unindex(self, wkey: bytes) -> None:
-        if self.open.pop(wkey, None) is not None and self.session:
+        closes = self.open.pop(wkey, None)
+        if closes is None:
+            return
+        del self.values[wkey]
+        group = self.groups[closes]
+        del group[wkey]
+        if not group:
+            del self.groups[closes]
+        if self.session:
             key, start, end = parse_window_key(wkey)
             bounds = self.sessions.get(key)
             if bounds is not None:
@@ -152,7 +194,14 @@ class WindowEdge:
                     del self.sessions[key]
 
     def get(self, wkey: bytes) -> bytes | None:
-        """The stored value of a window record key: the newest unacknowledged write first."""
+        """The stored value of a window record key: an open window's from memory, else the
+        newest unacknowledged write first, then storage."""
+        data = self.values.get(wkey)
+        if data is not None:
+            return data
+        return self._newest(wkey)
+
+    def _newest(self, wkey: bytes) -> bytes | None:
         current = self.current
         if current is not None:
             value = current.writes.get(wkey, _MISSING)
@@ -164,6 +213,57 @@ class WindowEdge:
                 return value  # type: ignore[no-any-return]
         return self.storage.get(wkey)  # type: ignore[no-any-return]
 
+    def bucket(self, ts: int) -> tuple[tuple[int, int, int, bytes], ...]:
+        """The fixed windows that contain ``ts`` as ``(start, end, close time, key suffix)``,
+        oldest first (:meth:`goka.Hopping.windows_at`), from a cache of the last timestamp's
+        interval: the set of windows only changes where a window starts or ends."""
+        if self._lo <= ts < self._hi:
+            return self._bucket
+        size, adv, grace = self.size_ms, self.advance_ms, self.grace_ms
+        last = ts - ts % adv
+        first = last - ((size - 1) // adv) * adv
+        lo, hi = last, last + adv
+        out = []
+        for start in range(first, last + 1, adv):
+            end = start + size
+            if end <= ts:  # ended before ts: the interval starts after its end
+                lo = max(lo, end)
+                continue
+            if not _MIN <= start < end <= _MAX:
+                raise ValueError(f"window [{start}, {end}) ms is empty or outside the 64-bit range")
+            hi = min(hi, end)
+            out.append((start, end, end + grace, _SUFFIX(start, end)))
+        self._lo, self._hi, self._bucket = lo, hi, tuple(out)
+        return self._bucket
+
+    def put(self, wkey: bytes, closes: int, data: bytes | None) -> None:
+        """:meth:`write` for a fixed window whose close time the caller knows."""
+        gen = self.current
+        if gen is None:
+            gen = self.current = self.owner.generation()
+        writes = gen.writes
+        old_gen = writes.get(wkey, _MISSING)
+        writes[wkey] = data
+        open_ = self.open
+        if wkey in open_:
+            if data is None:
+                self._unindex(wkey)
+            else:
+                self.values[wkey] = data
+            old: Any = closes  # (the value it had is the newest write before this one)
+        else:
+            if data is not None:  # (_index, inline)
+                group = self.groups.get(closes)
+                if group is None:
+                    group = self.groups[closes] = {}
+                    _heappush(self.heap, closes)
+                group[wkey] = None
+                open_[wkey] = closes
+                self.values[wkey] = data
+            old = _CLOSED
+        self._journal(TimerUndo(self, wkey, old, old_gen))  # type: ignore[arg-type]
+        self._emit(self.topic, wkey, data)
+
     def write(self, wkey: bytes, data: bytes | None) -> None:
         """Change one record for the current message: index, storage generation, outbox."""
         owner = self.owner
@@ -174,30 +274,53 @@ class WindowEdge:
         gen.writes[wkey] = data
         if wkey != STREAM_TIME_KEY:
             key = parse_window_key(wkey)[0]
-            old = (self.open.get(wkey), tuple(self.sessions.get(key, ())) if self.session else None)
+            old = (self.open.get(wkey), tuple(self.sessions.get(key, ())) if self.session else None,
+                   self.values.get(wkey))
             if data is None:
                 self._unindex(wkey)
             else:
-                self._index(wkey, self._closes(wkey))
+                self._index(wkey, self._closes(wkey), data)
         else:
             old = None
         owner.journal(TimerUndo(self, wkey, old, old_gen))  # type: ignore[arg-type]
         owner.emit(self.topic, wkey, data)
 
+    def tombstones(self, wkeys: list[bytes]) -> None:
+        """Delete windows that are not open (past their retention), between batches."""
+        gen = self.current
+        if gen is None:
+            gen = self.current = self.owner.generation()
+        writes, emit, topic = gen.writes, self._emit, self.topic
+        for wkey in wkeys:
+            writes[wkey] = None
+            emit(topic, wkey, None)
+
     def _restore(self, wkey: bytes, old: Any, old_gen: Any) -> None:
-        """Undo :meth:`write` (called by the journal entry when the message is rolled back)."""
+        """Undo :meth:`write` or :meth:`put` (called by the journal entry when the message is
+        rolled back)."""
+        if type(old) is int or old is _CLOSED:  # put: the generation first, then the index
+            self._restore_gen(wkey, old_gen)
+            self._unindex(wkey)
+            if type(old) is int:  # it was open: with the newest write before the put
+                data = self._newest(wkey)
+                assert data is not None, "an open window has a value"
+                self._index(wkey, old, data)
+            return
         if old is not None:
-            closes, sessions = old
+            closes, sessions, data = old
             if closes is None:
                 self._unindex(wkey)
             else:
-                self._index(wkey, closes)
+                self._index(wkey, closes, data)
             if sessions is not None:
                 key = parse_window_key(wkey)[0]
                 if sessions:
                     self.sessions[key] = list(sessions)
                 else:
                     self.sessions.pop(key, None)
+        self._restore_gen(wkey, old_gen)
+
+    def _restore_gen(self, wkey: bytes, old_gen: Any) -> None:
         current = self.current
         if current is not None:
             if old_gen is _MISSING:
@@ -231,10 +354,29 @@ class WindowEdge:
 
     # -- closing ------------------------------------------------------------------------------
     def next_close(self) -> int | None:
-        heap, open_ = self.heap, self.open
-        while heap and open_.get(heap[0][1]) != heap[0][0]:
-            heapq.heappop(heap)
-        return heap[0][0] if heap else None
+        heap, groups = self.heap, self.groups
+        while heap and heap[0] not in groups:
+            _heappop(heap)
+        return heap[0] if heap else None
+
+    def take(self, room: int, out: list[tuple[int, WindowEdge, bytes, bytes]]) -> None:
+        """Take up to ``room`` windows of the earliest close time (:meth:`next_close`, which
+        the caller checked is due) off the index into ``out``, in record-key order."""
+        top = self.heap[0]
+        group = self.groups[top]
+        keys = sorted(group) if len(group) > 1 else list(group)
+        if self.session or len(keys) > room:
+            values = self.values
+            for wkey in keys[:room] if len(keys) > room else keys:
+                data = values[wkey]
+                self._unindex(wkey)
+                out.append((top, self, wkey, data))
+            return
+        del self.groups[top]  # the whole group, of fixed windows: no per-window bookkeeping
+        open_pop, values_pop = self.open.pop, self.values.pop
+        for wkey in keys:
+            open_pop(wkey)
+            out.append((top, self, wkey, values_pop(wkey)))
 
     def seal(self) -> Any:
         gen, self.current = self.current, None
@@ -244,9 +386,17 @@ class WindowEdge:
 
     def flush(self) -> None:
         sealed = self.sealed
-        while sealed and sealed[0].pending == 0:
-            gen = sealed.popleft()
-            self.storage.write_batch(gen.writes.items(), offset=gen.offset if gen.offset >= 0 else None)
+        if not sealed or sealed[0].pending:
+            return
+        gen = sealed.popleft()
+        writes, offset = gen.writes, gen.offset
+        if sealed and sealed[0].pending == 0:  # several acknowledged: one transaction, in order
+            writes = dict(writes)
+            while sealed and sealed[0].pending == 0:
+                gen = sealed.popleft()
+                writes.update(gen.writes)
+                offset = max(offset, gen.offset)
+        self.storage.write_batch(writes.items(), offset=offset if offset >= 0 else None)
 
     def stats(self) -> dict[str, Any]:
         return {"open": len(self.open), "late": self.late, "closed": self.closed,
@@ -276,11 +426,13 @@ class Windows:
         for topic, edge in graph.window_topics.items():
             self.edges[edge.name] = WindowEdge(self, edge, topic, storages[edge.name])
         self._edges = list(self.edges.values())
+        #: the tumbling edges: ctx.window's fast path
+        self._tumbling = {name: e for name, e in self.edges.items() if not e.session and not e.hopping}
         #: the largest record timestamp processed (the partition twins update it inline)
         self.stream_time = max((e.marker for e in self._edges), default=_MIN)
         self.target = self.stream_time  # the progress of the last recorded closing round
         #: closing rounds waiting for their batch: (ticket or None, stream time, closed windows)
-        self.closing: deque[tuple[Any, int, list[tuple[int, WindowEdge, bytes]]]] = deque()
+        self.closing: deque[tuple[Any, int, list[tuple[int, WindowEdge, bytes, bytes]]]] = deque()
 
     def observe(self, ts: int | None) -> None:
         """Note a processed record's timestamp (the twins inline this)."""
@@ -296,48 +448,67 @@ class Windows:
         return edge
 
     def handles(self, name: str, key: bytes, ts: int | None, topic: str, offset: int, single: bool) -> list[WindowHandle]:
-        edge = self.edge(name)
+        edge = self.edges.get(name)
+        if edge is None:
+            edge = self.edge(name)  # (raises)
         if ts is None or ts < 0:
             ts = 0  # (ctx.timestamp is the epoch for a record without one)
-        spec = edge.spec
         now = self.stream_time
-        out: list[WindowHandle] = []
-        if edge.session:
-            gap = spec.gap_ms
-            closes = spec.gap_ms + spec.grace_ms  # (a session closed by stream time is not joined)
-            parts = [b for b in edge.sessions.get(key, ()) if b[0] - gap <= ts < b[1] + gap and b[1] + closes > now]
-            start = min([ts] + [b[0] for b in parts])
-            end = max([ts + 1] + [b[1] for b in parts])
-            if len(parts) > 1 and spec.merge is None and not edge.warned:
-                edge.warned = True
-                log.warning("group %s: window %r: a record joins %d sessions of key %r and the Session "
-                            "spec has no merge: the earliest session's value is kept (logged once)",
-                            self.group, name, len(parts), _text(key))
-            late = spec.closes_at(TimeWindow(start, end)) <= now
-            out.append(WindowHandle(edge, key, start, end, late, [] if late else parts))
-        else:
-            if single and spec.size_ms != spec.advance_ms:
+        if not edge.session:
+            if single and edge.hopping:
+                spec = edge.spec
                 raise TypeError(f"ctx.window({name!r}): {spec!r} puts a record in "
                                 f"{-(-spec.size_ms // spec.advance_ms)} windows; use ctx.windows({name!r})")
-            for w in spec.windows_at(ts):
-                out.append(WindowHandle(edge, key, w.start_ms, w.end_ms, spec.closes_at(w) <= now, []))
-        late = [h for h in out if h.late]
-        if late and edge._late_msg != (topic, offset, key):  # once per message and edge
-            edge._late_msg = (topic, offset, key)
-            edge.late += 1
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("group %s: late record for window %r dropped (topic=%r, partition=%d, offset=%d, "
-                          "key=%r, window=%s..%s, stream time=%d ms)", self.group, name, topic,
-                          self.partition, offset, _text(key), late[0].start.isoformat(),
-                          late[0].end.isoformat(), now)
+            bucket = edge.bucket(ts)
+            out = [WindowHandle(edge, key, start, end, closes <= now, (), key + suffix)
+                   for start, end, closes, suffix in bucket]
+            if bucket[0][2] <= now:  # the oldest window is the first to close
+                self._late(edge, name, key, topic, offset, out)
+            return out
+        spec = edge.spec
+        gap = spec.gap_ms
+        closes = spec.gap_ms + spec.grace_ms  # (a session closed by stream time is not joined)
+        parts = [b for b in edge.sessions.get(key, ()) if b[0] - gap <= ts < b[1] + gap and b[1] + closes > now]
+        start = min([ts] + [b[0] for b in parts])
+        end = max([ts + 1] + [b[1] for b in parts])
+        if len(parts) > 1 and spec.merge is None and not edge.warned:
+            edge.warned = True
+            log.warning("group %s: window %r: a record joins %d sessions of key %r and the Session "
+                        "spec has no merge: the earliest session's value is kept (logged once)",
+                        self.group, name, len(parts), _text(key))
+        late = spec.closes_at(TimeWindow(start, end)) <= now
+        out = [WindowHandle(edge, key, start, end, late, [] if late else parts, None)]
+        if late:
+            self._late(edge, name, key, topic, offset, out)
         return out
 
+    def handle(self, name: str, key: bytes, ts: int | None, topic: str, offset: int) -> WindowHandle:
+        """``ctx.window(name)``: :meth:`handles` for one window, without the list."""
+        edge = self._tumbling.get(name)
+        if edge is None:
+            return self.handles(name, key, ts, topic, offset, True)[0]
+        return tumbling_handle(self, edge, name, key, ts, topic, offset)
+
+    def _late(self, edge: WindowEdge, name: str, key: bytes, topic: str, offset: int,
+              out: list[WindowHandle]) -> None:
+        if edge._late_msg == (topic, offset, key):  # counted once per message and edge
+            return
+        edge._late_msg = (topic, offset, key)
+        edge.late += 1
+        if log.isEnabledFor(logging.DEBUG):
+            late = [h for h in out if h.late]
+            log.debug("group %s: late record for window %r dropped (topic=%r, partition=%d, offset=%d, "
+                      "key=%r, window=%s..%s, stream time=%d ms)", self.group, name, topic,
+                      self.partition, offset, _text(key), late[0].start.isoformat(),
+                      late[0].end.isoformat(), self.stream_time)
+
     # -- closing ------------------------------------------------------------------------------
-    def due(self, limit: int = CLOSE_LIMIT) -> tuple[list[tuple[int, WindowEdge, bytes]], int]:
+    def due(self, limit: int = CLOSE_LIMIT) -> tuple[list[tuple[int, WindowEdge, bytes, bytes]], int]:
         """Take up to ``limit`` windows closed by the stream time, in close-time order (removed
-        from the open index), and the stream time up to which closing is then complete."""
+        from the open index), as ``(close time, edge, record key, value)``, and the stream time
+        up to which closing is then complete."""
         now = self.stream_time
-        out: list[tuple[int, WindowEdge, bytes]] = []
+        out: list[tuple[int, WindowEdge, bytes, bytes]] = []
         edges = self._edges
         while len(out) < limit:
             best: WindowEdge | None = None
@@ -348,38 +519,33 @@ class Windows:
                     best, best_at = edge, at
             if best is None:
                 return out, now
-            _, wkey = heapq.heappop(best.heap)
-            best._unindex(wkey)
-            out.append((best_at, best, wkey))
+            best.take(limit - len(out), out)
         nxt = [at for at in (e.next_close() for e in edges) if at is not None and at <= now]
         return out, (min(nxt) - 1 if nxt else now)
 
-    def close_one(self, item: tuple[int, WindowEdge, bytes], dispatcher: Any) -> None:
+    def close_one(self, item: tuple[int, WindowEdge, bytes, bytes], dispatcher: Any) -> None:
         """Run ``on_close`` of one taken window (through ``dispatcher.close``)."""
-        closes, edge, wkey = item
+        closes, edge, wkey, data = item
         on_close = edge.on_close
         if on_close is None:
-            return
-        data = edge.get(wkey)
-        if data is None:
             return
         key, start, end = parse_window_key(wkey)
         window = TimeWindow(start, end)
         dispatcher.close(edge.topic, key, closes, lambda ctx, value: on_close(ctx, window, value),
                          edge.decode(data, key))
 
-    def unclose(self, items: list[tuple[int, WindowEdge, bytes]]) -> None:
+    def unclose(self, items: list[tuple[int, WindowEdge, bytes, bytes]]) -> None:
         """Put taken windows back (an ``on_close`` failed)."""
-        for closes, edge, wkey in items:
-            edge._index(wkey, closes)
+        for closes, edge, wkey, data in items:
+            edge._index(wkey, closes, data)
 
-    def closed(self, ticket: Any, items: list[tuple[int, WindowEdge, bytes]], upto: int) -> None:
+    def closed(self, ticket: Any, items: list[tuple[int, WindowEdge, bytes, bytes]], upto: int) -> None:
         """Record a closing round: ``items`` closed in the batch of ``ticket`` (``None``: no
         batch), complete up to stream time ``upto``."""
         if not items and upto <= self.target:
             return
-        for _, edge, _ in items:
-            edge.closed += 1
+        for item in items:
+            item[1].closed += 1
         self.target = max(self.target, upto)
         self.closing.append((ticket, upto, items))
 
@@ -391,15 +557,26 @@ class Windows:
         closing = self.closing
         while closing and (closing[0][0] is None or ready(closing[0][0])):
             _, upto, items = closing.popleft()
-            for _, edge, wkey in items:
-                heapq.heappush(edge.retained, (edge._expires(wkey), wkey))
+            dead: dict[WindowEdge, list[bytes]] = {}  # tombstones to write, per edge
+            for closes, edge, wkey, _ in items:
+                expires = closes + edge.expiry_shift
+                if expires > upto:
+                    _heappush(edge.retained, (expires, wkey))
+                elif wkey not in edge.open:  # past retention already: no need to keep it
+                    wkeys = dead.get(edge)
+                    if wkeys is None:
+                        wkeys = dead[edge] = []
+                    wkeys.append(wkey)
             for edge in self._edges:
+                wkeys = dead.get(edge, [])
                 retained = edge.retained
                 while retained and retained[0][0] <= upto:
-                    _, wkey = heapq.heappop(retained)
+                    _, wkey = _heappop(retained)
                     if wkey not in edge.open:
-                        edge.write(wkey, None)
-                        wrote = True
+                        wkeys.append(wkey)
+                if wkeys:
+                    edge.tombstones(wkeys)
+                    wrote = True
                 if upto > edge.marker:
                     edge.marker = upto
                     edge.write(STREAM_TIME_KEY, encode_stream_time(upto))
@@ -435,8 +612,12 @@ def window_handles(dispatcher: Any, name: str, key: bytes, ts: int | None, topic
     windows = dispatcher.windows
     if windows is None:
         raise UndeclaredTopicError(f"group {dispatcher.group!r} has no Window edge: no window {name!r}")
-    handles = windows.handles(name, key, ts, topic, offset, single)
-    return handles[0] if single else handles
+    if single:
+        edge = windows._tumbling.get(name)
+        if edge is not None:  # (Windows.handle, one call less)
+            return tumbling_handle(windows, edge, name, key, ts, topic, offset)
+        return windows.handle(name, key, ts, topic, offset)
+    return windows.handles(name, key, ts, topic, offset, False)
 
 
 def _text(key: bytes) -> str:

@@ -46,11 +46,11 @@ def test_emitter_sets_record_timestamps(tmp_path, wait_for):
             emitter.emit_sync("a", "x", timestamp=T0 + 5)
             emitter.emit_sync("a", "y", timestamp=when, headers={"h": "1"})
             emitter.emit_sync("a", "z")
-            with pytest.raises(TypeError, match="emit timestamp must be .* got float"):
+            with pytest.raises(TypeError, match="emit to .ts.: timestamp must be .* got float"):
                 emitter.emit("a", "w", timestamp=1.5)  # type: ignore[arg-type]
-            with pytest.raises(ValueError, match="timezone-aware"):
+            with pytest.raises(ValueError, match="emit to .ts.: timestamp must be an aware datetime"):
                 emitter.emit("a", "w", timestamp=datetime(2024, 1, 1))
-            with pytest.raises(ValueError, match="after 1970"):
+            with pytest.raises(ValueError, match="emit to .ts.: timestamp must be after the epoch"):
                 emitter.emit("a", "w", timestamp=0)
         with goka.Processor(cluster, graph, path=str(tmp_path / "p")) as proc:
             assert proc.wait_recovered(30)
@@ -471,3 +471,122 @@ def test_session_windows_merge_and_split(tmp_path, wait_for):
         assert sorted(closes) == [("alice", T0, T0 + 12 * MIN + 1, [1, 2, 3, 4]),
                                   ("bob", T0 + MIN, T0 + 3 * MIN + 1, [6, 7])]
         assert sorted(read_topic(cluster, "sessions", 2)) == [("alice", f"{T0}:4"), ("bob", f"{T0 + MIN}:2")]
+
+
+# -- hopping windows --------------------------------------------------------------------------
+def test_hopping_windows_end_to_end(tmp_path, wait_for):
+    """Hopping windows (2 minutes, advancing by 1) on Kafka: each click counts in both
+    windows that hold it (``ctx.windows``), ``on_close`` emits each window's count once, and a
+    windowed View reads the overlapping windows of the window topic."""
+    spec = goka.Hopping(timedelta(minutes=2), timedelta(minutes=1))
+    closes: list[tuple[str, int, int, int]] = []
+
+    def on_click(ctx: goka.Context, seq: int) -> None:
+        for window in ctx.windows("h"):
+            if not window.late:
+                window.set_value((window.value() or 0) + 1)
+
+    def on_close(ctx: goka.Context, window: goka.TimeWindow, value: int) -> None:
+        closes.append((ctx.key, window.start_ms, window.end_ms, value))
+        ctx.emit("hop-counts", ctx.key, f"{window.start_ms}:{value}")
+
+    graph = goka.define_group("hops", goka.Input("hop-clicks", codec.Int64(), on_click),
+                              goka.Output("hop-counts", codec.String()),
+                              goka.Window("h", spec, codec.Int64(), on_close=on_close,
+                                          retention=timedelta(hours=1)))
+    # alice: minutes 0, 0, 1, 2; bob: minute 1, 3 -- windows start every minute, 2 long
+    events = [("alice", 1, T0 + 1_000), ("alice", 2, T0 + 30_000), ("bob", 3, T0 + MIN + 5),
+              ("alice", 4, T0 + MIN + 59_999), ("alice", 5, T0 + 2 * MIN), ("bob", 6, T0 + 3 * MIN)]
+    expected = {("alice", -1): 2, ("alice", 0): 3, ("alice", 1): 2, ("alice", 2): 1,
+                ("bob", 0): 1, ("bob", 1): 1, ("bob", 2): 1, ("bob", 3): 1}  # (key, start minute) -> count
+    # ticks at minute 10 in every partition close every window above (each ends by minute 4)
+    ticks = [(key, 100 + i, T0 + 10 * MIN) for i, key in enumerate(partition_keys("tick", 2))]
+    with goka.EmbeddedCluster(partitions=2) as cluster:
+        cluster.create_topic("hop-clicks", 2)
+        cluster.create_topic("hop-counts", 2)
+
+        def emit(batch: list[Event]) -> None:
+            with goka.Emitter(cluster, "hop-clicks", codec.Int64()) as emitter:
+                for key, seq, ts in batch:
+                    emitter.emit(key, seq, timestamp=ts)
+
+        def viewed(view: goka.View, key: str) -> dict[tuple[str, int], int]:
+            return {(key, (w.start_ms - T0) // MIN): v for w, v in view.windows(key)}
+
+        emit(events)
+        with goka.Processor(cluster, graph, path=str(tmp_path / "p")) as proc, \
+                goka.View(cluster, goka.window_table("hops", "h"), codec.Int64(), window=spec,
+                          path=str(tmp_path / "v")) as view:
+            assert proc.wait_recovered(TIMEOUT) and view.wait_recovered(TIMEOUT)
+            wait_for(lambda: consumed(proc) == len(events), TIMEOUT, "the clicks to be processed")
+            wait_for(lambda: {**viewed(view, "alice"), **viewed(view, "bob")} == expected, TIMEOUT,
+                     "both windows of every click in the view")
+            # view.window: the latest-starting window that holds the time
+            assert view.window("alice", T0 + 30_000) == (goka.TimeWindow(T0, T0 + 2 * MIN), 3)
+            assert view.window("bob", T0 + 30_000) == (goka.TimeWindow(T0, T0 + 2 * MIN), 1)
+            assert view.window("bob", T0 + 5 * MIN) is None
+            # stream time is per partition: the windows that end by their partition's closed
+            stream = {}
+            for key, _, ts in events:
+                part = goka_hash(key.encode(), 2)
+                stream[part] = max(stream.get(part, ts), ts)
+            early = sorted((k, m) for k, m in expected if T0 + (m + 2) * MIN <= stream[goka_hash(k.encode(), 2)])
+            assert early  # (some close before the ticks)
+            wait_for(lambda: sorted((k, (s - T0) // MIN) for k, s, _, _ in closes) == early, TIMEOUT,
+                     "the windows the clicks' stream time passed to close")
+            emit(ticks)
+            wait_for(lambda: len(closes) >= len(expected), TIMEOUT, "every window to close")
+            wait_for(lambda: len(read_topic(cluster, "hop-counts", 2)) >= len(expected), TIMEOUT,
+                     "the results in the output topic")
+        assert sorted((k, (s - T0) // MIN, (e - s) // MIN, v) for k, s, e, v in closes) == \
+            sorted((k, m, 2, v) for (k, m), v in expected.items())
+        assert results_of(read_topic(cluster, "hop-counts", 2)) == \
+            {(k, T0 + m * MIN): [v] for (k, m), v in expected.items()}
+
+
+# -- a windowed view while it recovers ---------------------------------------------------------
+FAST_RECONNECT = {"reconnect.backoff.ms": 50, "reconnect.backoff.max.ms": 200}
+
+
+def test_windowed_view_reads_raise_while_recovering(embedded_cluster, tmp_path, wait_for):
+    """Reads of a windowed View that has not caught up raise NotRecoveredError (naming
+    stale_reads=True); with stale_reads=True they serve the local windows, and both serve the
+    newest values once recovered."""
+    cluster = embedded_cluster
+    spec = goka.Tumbling(timedelta(minutes=1))
+    table = goka.window_table("counter", "per-minute")
+    cluster.create_topic(table, 4, {"cleanup.policy": "compact"})
+
+    def fill(value: int, keys: int) -> None:
+        with goka.Emitter(cluster, table, codec.Bytes(), hasher=window_hasher) as emitter:
+            for i in range(keys):
+                emitter.emit(window_key(f"user-{i}".encode(), T0, T0 + MIN), b"%d" % value)
+
+    fill(1, 10)
+    path = str(tmp_path / "v")
+    with goka.View(cluster, table, codec.Int64(), window=spec, path=path) as view:  # the local copy: all 1
+        assert view.wait_recovered(TIMEOUT) and view.window("user-3", T0) == (goka.TimeWindow(T0, T0 + MIN), 1)
+    fill(2, 12)  # user-10 and user-11 are new, the others updated
+    fresh = goka.View(cluster, table, codec.Int64(), window=spec, path=str(tmp_path / "fresh"),
+                      consumer_config=FAST_RECONNECT)
+    cluster.set_broker_down(1)  # the views start but cannot catch up
+    with fresh:
+        assert not fresh.recovered() and fresh.wait_recovered(0.5) is False
+        for call in (lambda: fresh.window("user-3", T0), lambda: fresh.windows("user-3"),
+                     lambda: fresh.windows("nobody", T0, T0 + MIN)):
+            with pytest.raises(NotRecoveredError, match=f"'{table}' is recovering.*stale_reads=True"):
+                call()
+        cluster.set_broker_up(1)
+        assert fresh.wait_recovered(TIMEOUT)
+        assert fresh.windows("user-3") == [(goka.TimeWindow(T0, T0 + MIN), 2)]
+    stale = goka.View(cluster, table, codec.Int64(), window=spec, path=path, stale_reads=True,
+                      consumer_config=FAST_RECONNECT)
+    cluster.set_broker_down(1)
+    with stale:
+        assert not stale.recovered()
+        assert stale.window("user-3", T0) == (goka.TimeWindow(T0, T0 + MIN), 1)  # old, but there
+        assert stale.windows("user-11") == []  # not local yet
+        cluster.set_broker_up(1)
+        assert stale.wait_recovered(TIMEOUT)
+        assert stale.window("user-3", T0) == (goka.TimeWindow(T0, T0 + MIN), 2)
+        assert stale.windows("user-11") == [(goka.TimeWindow(T0, T0 + MIN), 2)]

@@ -3,7 +3,8 @@ processor, both twins: window assignment (tumbling, hopping, sessions and their 
 late records, close order and the ctx ``on_close`` sees, retention, rollback of a failed
 callback, at least once (``on_close`` runs again after a crash before its effects and the
 stream-time marker are acknowledged) and recovery from storage + marker; plus a
-differential run of both twins over the same random records."""
+differential run of both twins over the same random records. Each test runs the window
+handle twin (``_window_handle_py`` / ``_c``) of the same kind as its partition twin."""
 from __future__ import annotations
 
 import importlib.util
@@ -29,6 +30,29 @@ assert _spec is not None and _spec.loader is not None
 _tp = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_tp)
 Msg, Producer = _tp.Msg, _tp.Producer
+
+
+
+def use_handles(kind: str) -> None:
+    """Make :mod:`goka._core.windows` create handles with the ``kind`` twin ("py"/"c")."""
+    from goka._core import windows
+
+    twin = import_twin("window_handle", kind)
+    windows.WindowHandle = twin.WindowHandle  # type: ignore[misc]
+    windows.tumbling_handle = twin.tumbling_handle
+
+
+@pytest.fixture(autouse=True)
+def _handle_twin(request: pytest.FixtureRequest) -> Any:
+    """The window handle twin of the partition twin under test (restored afterwards)."""
+    from goka._core import windows
+
+    saved = windows.WindowHandle, windows.tumbling_handle
+    if "partition" in request.fixturenames:
+        use_handles("c" if request.getfixturevalue("partition").__name__.endswith("_c") else "py")
+    yield
+    windows.WindowHandle, windows.tumbling_handle = saved  # type: ignore[misc]
+
 
 T0 = 1_700_000_000_000  # a multiple of 10 s
 S = 1000
@@ -137,6 +161,7 @@ def test_tumbling_and_hopping_assignment(partition: ModuleType) -> None:
 
 def test_window_handle_api_and_errors(partition: ModuleType) -> None:
     got: list[Any] = []
+    kinds: set[str] = set()
 
     def cb(ctx: goka.Context, msg: str) -> None:
         if msg == "hop":
@@ -146,6 +171,8 @@ def test_window_handle_api_and_errors(partition: ModuleType) -> None:
         else:
             w = ctx.window("tumbling")
             got.append((w.start, w.end, w.start_ms, w.end_ms, w.window, len(ctx.windows("tumbling"))))
+            kinds.add(type(w).__module__)
+            got.append((repr(w), w.late, w.value()))
 
     g = goka.define_group("g", goka.Input("in", codec.String(), cb),
                           goka.Window("tumbling", goka.Tumbling(timedelta(seconds=10)), codec.Int64()),
@@ -158,7 +185,11 @@ def test_window_handle_api_and_errors(partition: ModuleType) -> None:
         window_storages=storages)
     pp.process(Msg("in", 0, b"a", b"ok", ts=T0 + 1))
     start = datetime.fromtimestamp(T0 / 1000, timezone.utc)
-    assert got == [(start, start + timedelta(seconds=10), T0, T0 + 10 * S, goka.TimeWindow(T0, T0 + 10 * S), 1)]
+    assert got == [(start, start + timedelta(seconds=10), T0, T0 + 10 * S, goka.TimeWindow(T0, T0 + 10 * S), 1),
+                   (f"<window 'tumbling' {start.isoformat()}..{(start + timedelta(seconds=10)).isoformat()}>",
+                    False, None)]
+    # the handle twin of the partition twin's kind (see _handle_twin)
+    assert kinds == {"goka._core._window_handle_" + partition.__name__.rsplit("_", 1)[1]}
     with pytest.raises(ProcessingError, match=r"ctx.windows\('hopping'\)") as err:
         pp.process(Msg("in", 1, b"a", b"hop", ts=T0))
     assert isinstance(err.value.__cause__, TypeError)
@@ -361,6 +392,7 @@ def test_groups_without_windows_have_none(partition: ModuleType) -> None:
 
 
 def _run(partition: ModuleType, records: list[tuple[bytes, str, int]], batch: int) -> Any:
+    use_handles(partition.__name__.rsplit("_", 1)[1])
     s = Setup(partition)
     for i in range(0, len(records), batch):
         s.send(*records[i:i + batch])
@@ -404,3 +436,23 @@ def test_close_batches_are_limited_and_the_marker_follows(partition: ModuleType,
     assert s.marker("tumbling") == 12 * S
     assert [k for _, k, *_ in closed()] == ["a", "b", "c", "d", "e"]
     assert s.stored("tumbling") == {(b"f", 10 * S, 20 * S): 1}
+
+
+@pytest.mark.parametrize("size,advance", [(10, 10), (10, 5), (10, 3), (7, 2), (5, 1), (1, 1)])
+def test_cached_window_bounds_match_the_spec(size: int, advance: int) -> None:
+    """The per-edge cache of a timestamp's windows (``WindowEdge.bucket``) gives exactly
+    ``spec.windows_at`` for any order of timestamps, also where size is not a multiple of
+    advance (the set of windows then changes inside an advance)."""
+    from goka._core.windows import Windows
+
+    spec = goka.Hopping(timedelta(milliseconds=size), timedelta(milliseconds=advance),
+                        grace=timedelta(milliseconds=2))
+    g = goka.define_group("g", goka.Input("in", codec.String(), lambda ctx, msg: None),
+                          goka.Window("w", spec, codec.Int64()))
+    edge = Windows(g, {"w": MemoryStorage()}, lambda *a: None, lambda entry: None).edges["w"]
+    rnd = random.Random(size * 100 + advance)
+    stamps = list(range(0, 60)) + [rnd.randrange(0, 200) for _ in range(300)] + [T0 + i for i in range(30)]
+    for ts in stamps:
+        expected = [(w.start_ms, w.end_ms, w.end_ms + 2, window_key(b"", w.start_ms, w.end_ms))
+                    for w in spec.windows_at(ts)]
+        assert list(edge.bucket(ts)) == expected, ts
