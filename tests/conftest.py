@@ -13,6 +13,14 @@ When one cannot be imported, its tests fail, saying to build first (``pip instal
 or ``python setup.py build_ext --inplace``): a pass that silently skipped them looked
 green while testing half. Where no compiled module can exist (a deliberately pure build),
 ``GOKA_SKIP_COMPILED=1`` skips them instead, explicitly.
+
+A pure-twin pass (``GOKA_NO_EXTENSIONS=1``) deselects what does not depend on the twins,
+so that CI's second pass tests the twins and not the same broker behaviour twice: the
+Tansu runs of tests parametrized over both brokers and tests that use a Tansu broker (the
+compiled pass runs them; the twins differ only below the runtime, which is the same for
+both brokers), and tests marked ``twin_neutral`` (client configuration, CLI messages, topic
+administration). ``GOKA_PURE_ALL=1`` keeps everything; pytest's summary counts the
+deselected tests.
 """
 from __future__ import annotations
 
@@ -25,6 +33,24 @@ from typing import Any
 import pytest
 
 __all__ = ["twin_fixture", "compiled_fixture", "import_twin", "compiled_skipped"]
+
+_TANSU_FIXTURES = frozenset({"tansu", "tansu_broker"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the twin-independent tests in a pure-twin pass (see the module docstring)."""
+    if not _env_set("GOKA_NO_EXTENSIONS") or _env_set("GOKA_PURE_ALL"):
+        return
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_tansu = (callspec is not None and callspec.params.get("broker") == "tansu") or bool(
+            _TANSU_FIXTURES & set(getattr(item, "fixturenames", ())))
+        (dropped if on_tansu or item.get_closest_marker("twin_neutral") else keep).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 def _env_set(name: str) -> bool:

@@ -21,6 +21,8 @@ import goka
 from goka import codec
 from goka.cluster import EmbeddedCluster
 
+pytestmark = pytest.mark.twin_neutral  # no core twin involved: the compiled pass covers it
+
 TIMEOUT = 60.0
 FAST_GROUP = ["-C", "session.timeout.ms=3000", "-C", "heartbeat.interval.ms=1000"]
 

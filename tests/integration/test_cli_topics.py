@@ -7,9 +7,13 @@ import subprocess
 import sys
 import uuid
 
+import pytest
+
 import goka
 from goka import codec
 from goka.cluster import EmbeddedCluster
+
+pytestmark = pytest.mark.twin_neutral  # no core twin involved: the compiled pass covers it
 
 TIMEOUT = 60.0
 

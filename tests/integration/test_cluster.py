@@ -16,6 +16,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from goka._kafka.admin import TopicCreateError, TopicNotFoundError
 from goka.cluster import EmbeddedCluster
 
+pytestmark = pytest.mark.twin_neutral  # no core twin involved: the compiled pass covers it
+
 TIMEOUT = 30.0
 
 

@@ -45,6 +45,8 @@ from goka.cluster import EmbeddedCluster
 from goka.topics import TopicError
 from goka.web import serve, visitor_actions
 
+pytestmark = pytest.mark.twin_neutral  # no core twin involved: the compiled pass covers it
+
 TIMEOUT = 30.0
 SECRET = "pw-7f3a9-never-shown"
 EMBEDDED_GROUP_CONFIG = {"session.timeout.ms": 3000, "heartbeat.interval.ms": 1000}

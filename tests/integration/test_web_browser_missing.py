@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.twin_neutral  # no core twin involved: the compiled pass covers it
+
 ROOT = Path(__file__).parents[2]
 TEST = "tests/integration/test_web.py::test_query_returns_values"
 

@@ -205,10 +205,10 @@ def errors(tt: Tester) -> None:
 # -- time: timers and windows ----------------------------------------------------------
 def per_minute(ctx: goka.Context, click: str) -> None:
     window = ctx.window("per-minute")
-    reveal_type(window)  # R: goka._core.window_handle.WindowHandle
+    reveal_type(window)  # R: goka._core._window_handle_py.WindowHandle
     reveal_type(window.start)  # R: datetime.datetime
     window.set_value((window.value() or 0) + 1)
-    reveal_type(ctx.windows("per-minute"))  # R: list[goka._core.window_handle.WindowHandle]
+    reveal_type(ctx.windows("per-minute"))  # R: list[goka._core._window_handle_py.WindowHandle]
 
 
 def minute_closed(ctx: goka.Context, window: goka.TimeWindow, clicks: int) -> None:
