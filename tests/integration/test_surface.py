@@ -31,14 +31,30 @@ def rdkafka_clients() -> int:
     return count
 
 
+def settled_rdkafka_clients(timeout: float = 5.0) -> int:
+    """:func:`rdkafka_clients` once no client is still shutting down: the count a client
+    destroyed just before (e.g. the topic manager an Emitter asks for the partition count)
+    leaves while its thread exits only falls, so wait until it holds for 200 ms."""
+    deadline = time.monotonic() + timeout
+    count, since = rdkafka_clients(), time.monotonic()
+    while time.monotonic() - since < 0.2:
+        if time.monotonic() > deadline:
+            pytest.fail(f"librdkafka client count did not settle within {timeout} s")
+        time.sleep(0.02)
+        now = rdkafka_clients()
+        if now != count:
+            count, since = now, time.monotonic()
+    return count
+
+
 # -- defect 3: Emitter.finish never blocks forever ----------------------------------------
 
 def test_finish_times_out_and_fails_every_pending_future(embedded_cluster):
     cluster = embedded_cluster
     cluster.create_topic("t", 4)
-    clients_before = rdkafka_clients()
+    clients_before = settled_rdkafka_clients()
     emitter = goka.Emitter(cluster, "t", codec.Int64())
-    assert rdkafka_clients() == clients_before + 1
+    assert settled_rdkafka_clients() == clients_before + 1
     cluster.set_broker_down(1)  # for good: nothing emitted from here on can be acknowledged
     futures = [emitter.emit(f"k{i}", i) for i in range(10)]
     started = time.monotonic()
