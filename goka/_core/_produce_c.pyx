@@ -16,44 +16,22 @@ from libc.string cimport strstr
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.ref cimport PyObject
 
+from goka._core._rdkafka cimport goka_rdk_handle_head, goka_rdk_message_t
+
 __all__ = ["DirectProducer"]
 
 cdef extern from *:
     """
-    typedef struct {            /* rd_kafka_message_t (rdkafka.h), a stable ABI */
-        int err;
-        void *rkt;
-        int32_t partition;
-        void *payload;
-        size_t len;
-        void *key;
-        size_t key_len;
-        int64_t offset;
-        void *_private;
-    } goka_rkmessage_t;
-    typedef struct { PyObject_HEAD void *rk; } goka_handle_head;
     typedef void *(*goka_topic_new_f)(void *rk, const char *topic, void *conf);
     typedef void (*goka_topic_destroy_f)(void *rkt);
     typedef int (*goka_produce_batch_f)(void *rkt, int32_t partition, int msgflags,
-                                        goka_rkmessage_t *rkmessages, int message_cnt);
+                                        goka_rdk_message_t *rkmessages, int message_cnt);
     typedef const char *(*goka_name_f)(void *rk);
     """
-    ctypedef struct goka_rkmessage_t:
-        int err
-        void *rkt
-        int32_t partition
-        void *payload
-        size_t len
-        void *key
-        size_t key_len
-        int64_t offset
-        void *_private
-    ctypedef struct goka_handle_head:
-        void *rk
     ctypedef void *(*goka_topic_new_f)(void *rk, const char *topic, void *conf)
     ctypedef void (*goka_topic_destroy_f)(void *rkt)
     ctypedef int (*goka_produce_batch_f)(void *rkt, int32_t partition, int msgflags,
-                                        goka_rkmessage_t *rkmessages, int message_cnt)
+                                        goka_rdk_message_t *rkmessages, int message_cnt)
     ctypedef const char *(*goka_name_f)(void *rk)
 
 cdef int RD_KAFKA_MSG_F_COPY = 0x2
@@ -74,7 +52,7 @@ cdef class DirectProducer:
         if not functions:
             raise ValueError("the compiled DirectProducer needs librdkafka's entry points")
         self.producer = producer
-        self.rk = (<goka_handle_head*><PyObject*>producer).rk
+        self.rk = (<goka_rdk_handle_head*><PyObject*>producer).rk
         self.topic_new = <goka_topic_new_f><uintptr_t>functions["rd_kafka_topic_new"]
         self.topic_destroy = <goka_topic_destroy_f><uintptr_t>functions["rd_kafka_topic_destroy"]
         self.produce_batch = <goka_produce_batch_f><uintptr_t>functions["rd_kafka_produce_batch"]
@@ -87,14 +65,14 @@ cdef class DirectProducer:
 
     def produce(self, topic, int partition, list records):
         cdef Py_ssize_t n = len(records), i
-        cdef goka_rkmessage_t *msgs
+        cdef goka_rdk_message_t *msgs
         cdef void *rkt
         cdef int queued
         cdef dict record
         cdef list keep = []  # values converted to bytes, alive until librdkafka copied them
         if n == 0:
             return 0
-        msgs = <goka_rkmessage_t*>calloc(n, sizeof(goka_rkmessage_t))
+        msgs = <goka_rdk_message_t*>calloc(n, sizeof(goka_rdk_message_t))
         if msgs is NULL:
             raise MemoryError()
         try:

@@ -1,6 +1,7 @@
 # cython: language_level=3
-"""The part of librdkafka's ABI (``rdkafka.h``) the compiled consumers call: shared by
-``_tablequeue_c`` (table readers) and ``_consume_c`` (processors).
+"""The part of librdkafka's ABI (``rdkafka.h``) goka's compiled clients share: the message
+struct and the client handle, used by ``_tablequeue_c`` (table readers), ``_consume_c``
+(processors) and ``_produce_c`` (a processor's record runs); the consumer entry points.
 
 Nothing here is linked: the functions are called through pointers taken from the library
 confluent-kafka has already loaded (``goka._kafka.clients.librdkafka_functions``), and
