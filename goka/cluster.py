@@ -259,3 +259,14 @@ class EmbeddedCluster:
             Kafka error codes, one per request (e.g. 6 = NOT_LEADER_OR_FOLLOWER).
         """
         self._running().push_request_errors(api_key, errors)
+
+    def clear_request_errors(self, api_key: int) -> None:
+        """Drop the errors pushed with :meth:`push_request_errors` for Kafka API ``api_key``
+        that no request has consumed yet.
+
+        Parameters
+        ----------
+        api_key : int
+            The Kafka API key (8 = OffsetCommit, ...).
+        """
+        self._running().clear_request_errors(api_key)

@@ -389,10 +389,14 @@ class KafkaProcessor:
         """Partitions given back whose final commit at the revocation was refused (the
         embedded cluster refuses commits while the group rebalances) resume where this
         instance finished instead of replaying from the last commit; the offsets are
-        committed in the new generation."""
+        committed in the new generation (a refused commit is retried like any other: under
+        load the group can rebalance again before it goes through)."""
         for tp in assignment:
             tp.offset = refused.get((tp.topic, tp.partition), tp.offset)
         self.consumer.assign(assignment)
+        for tp in resume:  # committable until confirmed: retried by the next commit, and
+            # remembered again if the partitions are revoked before anything new is processed
+            self.partitions[tp.partition].committable[tp.topic] = tp.offset
         try:
             self.consumer.commit(offsets=resume, asynchronous=False)
         except Exception as exc:  # retried with the next commit of these partitions
