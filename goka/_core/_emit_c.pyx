@@ -28,6 +28,7 @@ from libc.string cimport strstr
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF
 cimport cython
+from goka._core._rdkafka cimport goka_rdk_handle_head
 
 from goka import codec as _codecs
 from goka._core import _emit_py
@@ -39,7 +40,6 @@ __all__ = ["EmitPath"]
 
 cdef extern from *:
     """
-    typedef struct { PyObject_HEAD void *rk; } goka_emit_handle_head;
     typedef struct { void *self; PyObject *dr_cb; } goka_msgstate_t;   /* Producer_msgstate */
     typedef int (*goka_producev_f)(void *rk, ...);
     typedef void *(*goka_emit_topic_new_f)(void *rk, const char *topic, void *conf);
@@ -59,8 +59,6 @@ cdef extern from *:
                         (int)GOKA_VT_TIMESTAMP, timestamp, (int)GOKA_VT_END);
     }
     """
-    ctypedef struct goka_emit_handle_head:
-        void *rk
     ctypedef struct goka_msgstate_t:
         void *self
         PyObject *dr_cb
@@ -150,7 +148,7 @@ cdef class EmitPath:
             raise ValueError("the compiled EmitPath needs librdkafka's entry points")
         if partitions < 1:
             raise ValueError(f"topic {topic!r} has no partitions")
-        rk = (<goka_emit_handle_head*><PyObject*>producer).rk
+        rk = (<goka_rdk_handle_head*><PyObject*>producer).rk
         if rk is NULL:
             raise ValueError("the producer has no librdkafka client")
         name = <goka_emit_name_f><uintptr_t>functions["rd_kafka_name"]
@@ -261,7 +259,7 @@ cdef class EmitPath:
             producer = self.producer  # released by another thread while this one polled?
             if producer is None or self.rkt is NULL:
                 raise EmitterClosedError(f"emitter of topic {self.topic!r} is finished; create a new one")
-            rk = (<goka_emit_handle_head*><PyObject*>producer).rk
+            rk = (<goka_rdk_handle_head*><PyObject*>producer).rk
             if rk is NULL:  # closed underneath: let confluent-kafka say so
                 self._produce_slow(kbytes, data, partition, ts, report, None)
                 return
