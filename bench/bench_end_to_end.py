@@ -192,12 +192,30 @@ def bench_windowed(args: argparse.Namespace) -> None:
           + ", ".join(f"{w / p:.0%}" for w, p in zip(rates["windowed"], rates["plain"])))
 
 
+def reader_cpu_seconds() -> float | None:
+    """CPU time the table reader thread of the running view has used (Linux: from
+    ``/proc/self/task/<tid>/schedstat``; None elsewhere): unlike records/s, it hardly depends
+    on what else the machine runs."""
+    import threading
+
+    for thread in threading.enumerate():
+        if thread.name.startswith("goka-reader-") and thread.native_id is not None:
+            try:
+                with open(f"/proc/self/task/{thread.native_id}/schedstat") as f:
+                    return int(f.read().split()[0]) / 1e9
+            except (OSError, ValueError, IndexError):
+                return None
+    return None
+
+
 def bench_view(args: argparse.Namespace) -> None:
     """Recovery of the same table topic, alternating the table reader on per-partition
     queues read in compiled code (``split``) and on confluent-kafka's ``consume``
-    (``GOKA_SPLIT_TABLE_QUEUES=0``), each round into a fresh LMDB directory."""
+    (``GOKA_SPLIT_TABLE_QUEUES=0``), each round into a fresh LMDB directory. Besides
+    records/s, the reader thread's CPU time per record (ns)."""
     n, parts = args.records, args.partitions
     rates: dict[str, list[float]] = {"split": [], "consume": []}
+    cpu: dict[str, list[float]] = {"split": [], "consume": []}
     with goka.EmbeddedCluster(partitions=parts) as cluster:
         cluster.create_topic("bench-table", parts)
         fill(cluster.brokers, "bench-table", n, n, parts, value=b"42")
@@ -210,14 +228,19 @@ def bench_view(args: argparse.Namespace) -> None:
                     view.start()
                     view.wait_recovered()
                     elapsed = time.perf_counter() - start
+                    reader = reader_cpu_seconds()
                     assert view.get("user-0") == 42 and view.get(f"user-{n - 1}") == 42
                     view.stop()
                 rates[mode].append(n / elapsed)
+                if reader is not None:
+                    cpu[mode].append(reader / n * 1e9)
                 print(f"view recovery into LMDB ({mode}): {n / elapsed:,.0f} records/s "
-                      f"({n:,} records, {elapsed:.2f} s)")
+                      f"({n:,} records, {elapsed:.2f} s)"
+                      + ("" if reader is None else f"; reader thread {reader / n * 1e9:,.0f} ns CPU/record"))
     os.environ.pop("GOKA_SPLIT_TABLE_QUEUES", None)
     for mode, values in rates.items():
-        print(f"{mode}: " + " / ".join(f"{v:,.0f}" for v in values) + " records/s")
+        print(f"{mode}: " + " / ".join(f"{v:,.0f}" for v in values) + " records/s"
+              + ("; reader CPU " + " / ".join(f"{c:,.0f}" for c in cpu[mode]) + " ns/record" if cpu[mode] else ""))
 
 
 def bench_emitter(args: argparse.Namespace) -> None:

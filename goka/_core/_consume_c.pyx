@@ -31,16 +31,12 @@ import select
 
 cimport cython
 from libc.stdint cimport int32_t, int64_t, uintptr_t
-from libc.string cimport strstr
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.ref cimport PyObject
 
 from goka._core._rdkafka cimport (
-    goka_rdk_message_t, goka_rdk_handle_head, goka_rdk_get_partition_f, goka_rdk_get_consumer_f,
-    goka_rdk_forward_f, goka_rdk_destroy_f, goka_rdk_length_f, goka_rdk_consume_batch_f,
-    goka_rdk_message_destroy_f, goka_rdk_io_event_f, goka_rdk_name_f, goka_rdk_timestamp_f,
-    goka_rdk_detach_headers_f, goka_rdk_header_get_all_f, goka_rdk_headers_destroy_f,
-    goka_rdk_errstr_f,
+    goka_rdk_message_t, goka_rdk_handle_head, goka_rdk_header_get_all_f, goka_rdk_headers_destroy_f,
+    goka_rdk_consumer_api, goka_rdk_bind_consumer,
 )
 
 __all__ = ["PartitionQueues", "Record"]
@@ -132,16 +128,7 @@ cdef class PartitionQueues:
     cdef int rfd, wfd
     cdef object poller        # select.poll on rfd (select() is limited to fds < 1024)
     cdef Py_ssize_t turn
-    cdef goka_rdk_get_partition_f get_partition
-    cdef goka_rdk_forward_f forward
-    cdef goka_rdk_destroy_f queue_destroy
-    cdef goka_rdk_length_f queue_length
-    cdef goka_rdk_consume_batch_f consume_batch
-    cdef goka_rdk_message_destroy_f message_destroy
-    cdef goka_rdk_io_event_f io_event
-    cdef goka_rdk_timestamp_f timestamp
-    cdef goka_rdk_detach_headers_f detach_headers
-    cdef goka_rdk_errstr_f errstr
+    cdef goka_rdk_consumer_api api
 
     def __cinit__(self):
         self.rfd = -1
@@ -150,34 +137,15 @@ cdef class PartitionQueues:
 
     def __init__(self, consumer, functions=None, make_error=None):
         global _header_get_all, _headers_destroy
-        cdef goka_rdk_name_f name
-        cdef goka_rdk_get_consumer_f get_consumer
-        cdef const char *text
         if not functions or make_error is None:
             raise ValueError("the compiled PartitionQueues needs librdkafka's entry points and make_error")
         self.consumer = consumer
         self.make_error = make_error
-        self.rk = (<goka_rdk_handle_head*><PyObject*>consumer).rk
-        self.get_partition = <goka_rdk_get_partition_f><uintptr_t>functions["rd_kafka_queue_get_partition"]
-        self.forward = <goka_rdk_forward_f><uintptr_t>functions["rd_kafka_queue_forward"]
-        self.queue_destroy = <goka_rdk_destroy_f><uintptr_t>functions["rd_kafka_queue_destroy"]
-        self.queue_length = <goka_rdk_length_f><uintptr_t>functions["rd_kafka_queue_length"]
-        self.consume_batch = <goka_rdk_consume_batch_f><uintptr_t>functions["rd_kafka_consume_batch_queue"]
-        self.message_destroy = <goka_rdk_message_destroy_f><uintptr_t>functions["rd_kafka_message_destroy"]
-        self.io_event = <goka_rdk_io_event_f><uintptr_t>functions["rd_kafka_queue_io_event_enable"]
-        self.timestamp = <goka_rdk_timestamp_f><uintptr_t>functions["rd_kafka_message_timestamp"]
-        self.detach_headers = <goka_rdk_detach_headers_f><uintptr_t>functions["rd_kafka_message_detach_headers"]
-        self.errstr = <goka_rdk_errstr_f><uintptr_t>functions["rd_kafka_message_errstr"]
-        get_consumer = <goka_rdk_get_consumer_f><uintptr_t>functions["rd_kafka_queue_get_consumer"]
-        name = <goka_rdk_name_f><uintptr_t>functions["rd_kafka_name"]
-        if self.rk is NULL:
-            raise ValueError("the consumer has no librdkafka client")
-        text = name(self.rk)
-        if text is NULL or strstr(text, "#consumer-") is NULL:
-            raise ValueError("the object is not a confluent-kafka Consumer with a known layout")
-        _header_get_all = <goka_rdk_header_get_all_f><uintptr_t>functions["rd_kafka_header_get_all"]
-        _headers_destroy = <goka_rdk_headers_destroy_f><uintptr_t>functions["rd_kafka_headers_destroy"]
-        self.main = get_consumer(self.rk)
+        goka_rdk_bind_consumer(&self.api, consumer, functions)
+        self.rk = self.api.rk
+        _header_get_all = self.api.header_get_all
+        _headers_destroy = self.api.headers_destroy
+        self.main = self.api.get_consumer(self.rk)
         if self.main is NULL:
             raise ValueError("the consumer is not a group consumer")
         self.rfd, self.wfd = os.pipe()
@@ -185,7 +153,7 @@ cdef class PartitionQueues:
         os.set_blocking(self.wfd, False)
         self.poller = select.poll()
         self.poller.register(self.rfd, select.POLLIN)
-        self.io_event(self.main, self.wfd, WAKE, 1)
+        self.api.io_event(self.main, self.wfd, WAKE, 1)
 
     def __len__(self):
         return len(self.queues)
@@ -195,11 +163,11 @@ cdef class PartitionQueues:
         slot = (topic, partition)
         if slot in self.queues or self.wfd < 0:
             return slot in self.queues
-        q = self.get_partition(self.rk, topic.encode("utf-8"), partition)
+        q = self.api.get_partition(self.rk, topic.encode("utf-8"), partition)
         if q is NULL:
             return False
-        self.forward(q, NULL)
-        self.io_event(q, self.wfd, WAKE, 1)
+        self.api.forward(q, NULL)
+        self.api.io_event(q, self.wfd, WAKE, 1)
         self.queues[slot] = (<uintptr_t>q, topic)
         return True
 
@@ -214,16 +182,16 @@ cdef class PartitionQueues:
         # what the queue still holds belongs to the revoked assignment: dropped, as the
         # consumer queue drops it (the version barrier of the revocation)
         while discard and n == CHUNK:
-            n = self.consume_batch(q, 0, buf, CHUNK)
+            n = self.api.consume_batch(q, 0, buf, CHUNK)
             for i in range(n):
-                self.message_destroy(buf[i])
-        self.io_event(q, -1, NULL, 0)
+                self.api.message_destroy(buf[i])
+        self.api.io_event(q, -1, NULL, 0)
         # forwarded back to the consumer queue: a split partition is never forwarded again
         # by librdkafka itself, so whatever reads the partition next (an assignment without
         # add(), the consumer after close()) finds its records on the consumer queue
         if self.main is not NULL:
-            self.forward(q, self.main)
-        self.queue_destroy(q)
+            self.api.forward(q, self.main)
+        self.api.queue_destroy(q)
 
     def consume(self, Py_ssize_t max_records, double timeout):
         cdef list msgs, records
@@ -241,7 +209,7 @@ cdef class PartitionQueues:
         records = self._drain(max_records - len(msgs))
         if msgs or records or timeout <= 0:
             return msgs + records if msgs else records
-        if self.queue_length(self.main) == 0:
+        if self.api.queue_length(self.main) == 0:
             self.poller.poll(int(timeout * 1000 + 0.999))
             self._clear_wake()
         msgs = consumer.consume(max_records, 0)
@@ -271,7 +239,7 @@ cdef class PartitionQueues:
             q = <void*><uintptr_t>address
             while total < budget:
                 want = CHUNK if budget - total > CHUNK else budget - total
-                n = self.consume_batch(q, 0, buf, want)
+                n = self.api.consume_batch(q, 0, buf, want)
                 if n < 0:
                     raise RuntimeError(f"reading {topic}: rd_kafka_consume_batch_queue failed")
                 try:
@@ -286,21 +254,21 @@ cdef class PartitionQueues:
                         r._value = PyBytes_FromStringAndSize(<char*>m.payload, m.len) \
                             if m.payload is not NULL else None
                         tstype = 0
-                        r._timestamp = self.timestamp(m, &tstype)
+                        r._timestamp = self.api.timestamp(m, &tstype)
                         r._tstype = tstype
                         if m.err != 0:
-                            text = self.errstr(m)
+                            text = self.api.errstr(m)
                             r._error = self.make_error(m.err, (<bytes>text).decode("utf-8", "replace")
                                                        if text is not NULL else "")
                         else:
                             hdrs = NULL
-                            if self.detach_headers(m, &hdrs) == 0:
+                            if self.api.detach_headers(m, &hdrs) == 0:
                                 r._c_headers = hdrs
                         out.append(r)
                         total += 1
                 finally:
                     for i in range(n):
-                        self.message_destroy(buf[i])
+                        self.api.message_destroy(buf[i])
                 if n < want:
                     break
         return out
@@ -317,8 +285,8 @@ cdef class PartitionQueues:
         for address, _ in queues.values():
             self._release(<void*><uintptr_t>address, False)
         if self.main is not NULL:
-            self.io_event(self.main, -1, NULL, 0)
-            self.queue_destroy(self.main)  # before the consumer closes (rdkafka.h)
+            self.api.io_event(self.main, -1, NULL, 0)
+            self.api.queue_destroy(self.main)  # before the consumer closes (rdkafka.h)
             self.main = NULL
         if self.rfd >= 0:
             os.close(self.rfd)
@@ -335,8 +303,8 @@ cdef class PartitionQueues:
             for address, _ in self.queues.values():
                 self._release(<void*><uintptr_t>address, False)
             if self.main is not NULL:
-                self.io_event(self.main, -1, NULL, 0)
-                self.queue_destroy(self.main)
+                self.api.io_event(self.main, -1, NULL, 0)
+                self.api.queue_destroy(self.main)
         self.queues = {}
         self.main = NULL
         if self.rfd >= 0:

@@ -24,9 +24,7 @@ Semantics relied on (librdkafka ``rdkafka.h`` / ``rdkafka_queue.c``):
 import os
 import select
 
-from libc.stdint cimport int32_t, int64_t, uintptr_t
-from libc.stdlib cimport malloc, free
-from libc.string cimport strstr
+from libc.stdint cimport int64_t, uintptr_t
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.ref cimport PyObject
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
@@ -38,9 +36,7 @@ cdef extern from "Python.h":
 __all__ = ["TableQueues"]
 
 from goka._core._rdkafka cimport (
-    goka_rdk_message_t, goka_rdk_handle_head, goka_rdk_get_partition_f, goka_rdk_forward_f,
-    goka_rdk_destroy_f, goka_rdk_consume_batch_f, goka_rdk_message_destroy_f,
-    goka_rdk_io_event_f, goka_rdk_err2str_f, goka_rdk_name_f,
+    goka_rdk_message_t, goka_rdk_handle_head, goka_rdk_consumer_api, goka_rdk_bind_consumer,
 )
 
 DEF CHUNK = 1024
@@ -57,13 +53,7 @@ cdef class TableQueues:
     cdef int rfd, wfd
     cdef object poller        # select.poll on rfd (select() is limited to fds < 1024)
     cdef Py_ssize_t turn
-    cdef goka_rdk_get_partition_f get_partition
-    cdef goka_rdk_forward_f forward
-    cdef goka_rdk_destroy_f queue_destroy
-    cdef goka_rdk_consume_batch_f consume_batch
-    cdef goka_rdk_message_destroy_f message_destroy
-    cdef goka_rdk_io_event_f io_event
-    cdef goka_rdk_err2str_f err2str
+    cdef goka_rdk_consumer_api api
 
     def __cinit__(self):
         self.rfd = -1
@@ -71,25 +61,11 @@ cdef class TableQueues:
         self.queues = {}
 
     def __init__(self, consumer, functions=None):
-        cdef goka_rdk_name_f name
-        cdef const char *text
         if not functions:
             raise ValueError("the compiled TableQueues needs librdkafka's entry points")
         self.consumer = consumer
-        self.rk = (<goka_rdk_handle_head*><PyObject*>consumer).rk
-        self.get_partition = <goka_rdk_get_partition_f><uintptr_t>functions["rd_kafka_queue_get_partition"]
-        self.forward = <goka_rdk_forward_f><uintptr_t>functions["rd_kafka_queue_forward"]
-        self.queue_destroy = <goka_rdk_destroy_f><uintptr_t>functions["rd_kafka_queue_destroy"]
-        self.consume_batch = <goka_rdk_consume_batch_f><uintptr_t>functions["rd_kafka_consume_batch_queue"]
-        self.message_destroy = <goka_rdk_message_destroy_f><uintptr_t>functions["rd_kafka_message_destroy"]
-        self.io_event = <goka_rdk_io_event_f><uintptr_t>functions["rd_kafka_queue_io_event_enable"]
-        self.err2str = <goka_rdk_err2str_f><uintptr_t>functions["rd_kafka_err2str"]
-        name = <goka_rdk_name_f><uintptr_t>functions["rd_kafka_name"]
-        if self.rk is NULL:
-            raise ValueError("the consumer has no librdkafka client")
-        text = name(self.rk)
-        if text is NULL or strstr(text, "#consumer-") is NULL:
-            raise ValueError("the object is not a confluent-kafka Consumer with a known layout")
+        goka_rdk_bind_consumer(&self.api, consumer, functions)
+        self.rk = self.api.rk
         self.rfd, self.wfd = os.pipe()
         os.set_blocking(self.rfd, False)
         os.set_blocking(self.wfd, False)
@@ -104,11 +80,11 @@ cdef class TableQueues:
         slot = (topic, partition)
         if slot in self.queues or self.wfd < 0:
             return slot in self.queues
-        q = self.get_partition(self.rk, topic.encode("utf-8"), partition)
+        q = self.api.get_partition(self.rk, topic.encode("utf-8"), partition)
         if q is NULL:
             return False
-        self.forward(q, NULL)
-        self.io_event(q, self.wfd, WAKE, 1)
+        self.api.forward(q, NULL)
+        self.api.io_event(q, self.wfd, WAKE, 1)
         self.queues[slot] = <uintptr_t>q
         return True
 
@@ -118,8 +94,8 @@ cdef class TableQueues:
             self._release(<void*><uintptr_t>address)
 
     cdef void _release(self, void *q):
-        self.io_event(q, -1, NULL, 0)
-        self.queue_destroy(q)
+        self.api.io_event(q, -1, NULL, 0)
+        self.api.queue_destroy(q)
 
     def drain(self, Py_ssize_t max_records):
         cdef goka_rdk_message_t *buf[CHUNK]
@@ -128,6 +104,7 @@ cdef class TableQueues:
         cdef Py_ssize_t n, i, total = 0
         cdef list batches = [], events = [], pairs
         cdef int64_t last
+        cdef bint plain
         cdef list order = list(self.queues.items())
         self._clear_wake()
         if order:
@@ -141,9 +118,10 @@ cdef class TableQueues:
             q = <void*><uintptr_t>address
             pairs = []
             last = -1
+            plain = True
             topic, partition = slot
             while total < max_records:
-                n = self.consume_batch(q, 0, buf, CHUNK if max_records - total > CHUNK else max_records - total)
+                n = self.api.consume_batch(q, 0, buf, CHUNK if max_records - total > CHUNK else max_records - total)
                 if n < 0:
                     raise RuntimeError(f"reading {topic}/{partition}: rd_kafka_consume_batch_queue failed")
                 try:
@@ -151,16 +129,23 @@ cdef class TableQueues:
                         m = buf[i]
                         if m.err != 0:
                             if pairs:  # records before the event stay before it
-                                batches.append((topic, partition, pairs, last))
+                                batches.append((topic, partition, pairs, last, plain))
                                 pairs = []
-                            text = self.err2str(m.err)
+                                plain = True
+                            text = self.api.err2str(m.err)
                             events.append((topic, partition, m.err, m.offset,
                                            (<bytes>text).decode("utf-8", "replace")))
                             continue
-                        key = PyBytes_FromStringAndSize(<char*>m.key, m.key_len) \
-                            if m.key is not NULL else b""
-                        value = PyBytes_FromStringAndSize(<char*>m.payload, m.len) \
-                            if m.payload is not NULL else None
+                        if m.key is not NULL and m.key_len > 0:
+                            key = PyBytes_FromStringAndSize(<char*>m.key, m.key_len)
+                        else:
+                            key = b""
+                            plain = False
+                        if m.payload is not NULL:
+                            value = PyBytes_FromStringAndSize(<char*>m.payload, m.len)
+                        else:
+                            value = None
+                            plain = False
                         pair = PyTuple_New(2)
                         Py_INCREF(key)
                         PyTuple_SET_ITEM(pair, 0, key)
@@ -174,11 +159,11 @@ cdef class TableQueues:
                         total += 1
                 finally:
                     for i in range(n):
-                        self.message_destroy(buf[i])
+                        self.api.message_destroy(buf[i])
                 if n < CHUNK:
                     break
             if pairs:
-                batches.append((topic, partition, pairs, last))
+                batches.append((topic, partition, pairs, last, plain))
         return batches, events
 
     cdef _clear_wake(self):

@@ -6,9 +6,11 @@ A :class:`TableQueues` belongs to one table reader's consumer (``goka.runtime.ta
 when the partition's records will come from :meth:`drain` from then on (until
 :meth:`remove`), False when they keep arriving through the consumer's own ``consume``.
 :meth:`drain` returns ``(batches, events)``: per split partition with records, one
-``(topic, partition, pairs, last_offset)`` -- ``pairs`` the ``(key, value)`` of each
-record in offset order, a missing key as ``b""``, a tombstone's value as ``None`` (what
-``goka._core.messages.key_values`` gives for consumed messages) -- and per error or
+``(topic, partition, pairs, last_offset, plain)`` -- ``pairs`` the ``(key, value)`` of
+each record in offset order, a missing key as ``b""``, a tombstone's value as ``None``
+(what ``goka._core.messages.key_values`` gives for consumed messages); ``plain`` True when
+no pair is a tombstone and no key is empty (the batch is all puts of keys LMDB can hold:
+``goka.storage.lmdb.LMDBStorage.write_puts``) -- and per error or
 end-of-partition event ``(topic, partition, code, offset, text)`` (librdkafka's error
 code, e.g. ``-191`` for the end of a partition, with the offset it carries). A partition's
 records in a batch precede its events. :meth:`wait` blocks up to ``timeout`` seconds
@@ -28,7 +30,7 @@ from typing import Any
 
 __all__ = ["TableQueues"]
 
-Batch = tuple[str, int, list[tuple[bytes, "bytes | None"]], int]
+Batch = tuple[str, int, list[tuple[bytes, "bytes | None"]], int, bool]
 Event = tuple[str, int, int, int, str]
 
 

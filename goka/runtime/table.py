@@ -55,6 +55,17 @@ class UpdateContext:
 UpdateCallback = Callable[[UpdateContext, Storage, bytes, "bytes | None"], None]
 
 
+def _puts_writer(storage: Storage) -> Callable[..., None] | None:
+    """``storage.write_puts`` where it is the puts-only form of the same class's
+    ``write_batch`` (``LMDBStorage``; not a subclass that changes ``write_batch``)."""
+    cls = type(storage)
+    owner = {name: next((c for c in cls.__mro__ if name in vars(c)), None)
+             for name in ("write_puts", "write_batch")}
+    if owner["write_puts"] is None or owner["write_puts"] is not owner["write_batch"]:
+        return None
+    return storage.write_puts  # type: ignore[attr-defined, no-any-return]
+
+
 class PartitionTable:
     """One partition of a table topic held in ``storage``."""
 
@@ -69,6 +80,7 @@ class PartitionTable:
         self.records = 0
         self.start_offset = -1
         self.hwm = -1
+        self._puts: tuple[Storage, Callable[..., None] | None] = (storage, _puts_writer(storage))
 
     def __repr__(self) -> str:
         return f"<PartitionTable {self.topic}/{self.partition} {self.state}>"
@@ -92,11 +104,22 @@ class PartitionTable:
             self.storage.set_offset(last)
         self.records += len(msgs)
 
-    def apply_pairs(self, pairs: list[tuple[bytes, bytes | None]], last: int) -> None:
+    def apply_pairs(self, pairs: list[tuple[bytes, bytes | None]], last: int, plain: bool = False) -> None:
         """Apply a batch of table records given as ``(key, value)`` pairs (all of this
         partition, in order, the last at offset ``last``; only for tables without an
-        update callback): what :meth:`apply` does for their messages."""
-        self.storage.write_batch(pairs, offset=last)
+        update callback): what :meth:`apply` does for their messages. ``plain``: the batch
+        holds no tombstone and no empty key, so a storage with ``write_puts`` (LMDB) may
+        take it as it is."""
+        storage = self.storage
+        write_puts = None
+        if plain:
+            if self._puts[0] is not storage:
+                self._puts = (storage, _puts_writer(storage))
+            write_puts = self._puts[1]
+        if plain and write_puts is not None:
+            write_puts(pairs, offset=last)
+        else:
+            storage.write_batch(pairs, offset=last)
         self.records += len(pairs)
 
     def stats(self) -> dict[str, Any]:
@@ -332,14 +355,15 @@ class TableReader:
             self._event(consumer, msg.topic(), msg.partition(), err.code(), msg.offset(), err.str(),
                         err.fatal())
 
-    def _handle_split(self, consumer: Any, batches: list[tuple[str, int, list[tuple[bytes, bytes | None]], int]],
+    def _handle_split(self, consumer: Any,
+                      batches: list[tuple[str, int, list[tuple[bytes, bytes | None]], int, bool]],
                       events: list[tuple[str, int, int, int, str]]) -> None:
         """:meth:`_handle` for what ``TableQueues.drain`` returned."""
         tables = self._tables
-        for topic, partition, pairs, last in batches:
+        for topic, partition, pairs, last, plain in batches:
             table = tables.get((topic, partition))
             if table is not None:
-                table.apply_pairs(pairs, last)
+                table.apply_pairs(pairs, last, plain)
         for topic, partition, code, offset, text in events:
             self._event(consumer, topic, partition, code, offset, text, False)
 

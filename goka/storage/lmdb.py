@@ -349,6 +349,42 @@ class LMDBStorage:
                 raise
             raise self._key_error(too_long) from None
 
+    def write_puts(self, puts: list[tuple[bytes, bytes]], offset: int | None = None) -> None:
+        """:meth:`write_batch` for a batch of puts of non-empty keys (no ``None`` value, no
+        ``b""`` key), such as a table reader's batch without tombstones: the pairs go to
+        one ``putmulti`` as they are, in order (a later put of a key overwrites an earlier
+        one), without first reducing the batch to one write per key.
+
+        Parameters
+        ----------
+        puts : list of (bytes, bytes)
+            ``(key, value)`` pairs in write order. A batch that holds a tombstone or an
+            empty key after all is applied by :meth:`write_batch` (same result).
+        offset : int, optional
+            The table offset to store with them, in the same transaction.
+        """
+        raw_offset = None if offset is None else b"%d" % offset
+        values, meta = self._values, self._meta
+
+        def apply(txn: lmdb.Transaction[bytes]) -> None:
+            if puts:
+                txn.cursor(db=values).putmulti(puts, dupdata=False)
+            if raw_offset is not None:
+                txn.put(_OFFSET_KEY, raw_offset, db=meta)
+
+        try:
+            self._write(apply)
+        except (lmdb.BadValsizeError, TypeError):
+            # nothing was committed: a batch that is not all puts of non-empty keys
+            # takes the general path; else a key too long (or a value of a wrong type)
+            if any(v is None or not k for k, v in puts):
+                self.write_batch(puts, offset)
+                return
+            too_long = next((k for k, _ in puts if len(k) > self._max_key), None)
+            if too_long is None:
+                raise
+            raise self._key_error(too_long) from None
+
     def clear(self) -> None:
         """Drop every value and the table offset (one transaction)."""
 

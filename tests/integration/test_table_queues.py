@@ -232,7 +232,7 @@ def test_a_busy_partition_does_not_starve_the_others(embedded_cluster: Any) -> N
 
         def step() -> bool:
             batches, events = queues.drain(50)
-            for _, partition, pairs, last in batches:
+            for _, partition, pairs, last, _plain in batches:
                 got[partition] += len(pairs)
                 assert last == got[partition] - 1  # offsets contiguous, in order
             eofs.update(e[1] for e in events if e[2] == -191)
