@@ -29,11 +29,13 @@ __all__ = ["BrokerEnv", "TansuBroker", "free_port", "tansu_binary", "wait_until"
 log = logging.getLogger("tests.integration")
 
 START_TIMEOUT = 30.0
-# Tansu's group join takes half of session.timeout.ms (librdkafka's 45 s default: ~23 s).
+# Tansu's group join takes half of session.timeout.ms (librdkafka's 45 s default: ~23 s), at
+# least ~2 s, and a rebalance session.timeout.ms minus 1 s (measured on 0.6.0: 6000 ms -> join
+# 3.1 s, rebalance 5.0 s; 4000 ms -> 2.1 s, 3.0 s; 3000 ms -> 2.1 s, 3.0 s).
 # The mock cluster delays every rebalance after a group's first join by session.timeout.ms
 # minus 1 s (rdkafka_mock_cgrp.c); a short session keeps restarts and joins quick.
 EMBEDDED_GROUP_CONFIG = {"session.timeout.ms": 3000, "heartbeat.interval.ms": 1000}
-TANSU_GROUP_CONFIG = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 2000}
+TANSU_GROUP_CONFIG = {"session.timeout.ms": 4000, "heartbeat.interval.ms": 1000}
 # Environment variables tansu reads; cleared so that only the command line counts.
 _TANSU_ENV = ("CLUSTER_ID", "LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE",
               "SCHEMA_REGISTRY", "OTEL_EXPORTER_OTLP_ENDPOINT")
