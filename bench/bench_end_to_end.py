@@ -79,25 +79,14 @@ def raw_consume(brokers: str, topic: str, partitions: int, n: int) -> float:
     return n / elapsed
 
 
-def _run_processor(cluster: goka.EmbeddedCluster, graph: goka.GroupGraph, n: int, coalesce: bool) -> float:
+def run_processor(cluster: goka.EmbeddedCluster, graph: goka.GroupGraph, n: int, coalesce: bool = False) -> float:
+    """Steady msgs/s of ``graph`` over the first ``n`` messages (fresh LMDB directory)."""
     with tempfile.TemporaryDirectory() as path:
         proc = goka.Processor(cluster, graph, path=path, coalesce_changelog=coalesce)
         proc.start()
-
-        def consumed() -> int:
-            return sum(sum(p["consumed"].values()) for p in proc.stats()["partitions"].values())
-
-        start = None
-        while True:
-            done = consumed()
-            if done and start is None:
-                start, first = time.perf_counter(), done
-            if done >= n:
-                break
-            time.sleep(0.05)  # each look takes the GIL from the processor: look rarely
-        elapsed = time.perf_counter() - start  # type: ignore[operator]
+        rate = steady_rate(proc, n)
         proc.stop()
-        return (n - first) / elapsed
+        return rate
 
 
 def bench_processor(args: argparse.Namespace) -> None:
@@ -113,7 +102,7 @@ def bench_processor(args: argparse.Namespace) -> None:
         fill(cluster.brokers, "user-clicks", n, args.keys, parts)
         if args.rounds <= 1 and "GOKA_SPLIT_QUEUES" in os.environ:
             raw = raw_consume(cluster.brokers, "user-clicks", parts, n)
-            rate = _run_processor(cluster, click_count_group(), n, args.coalesce)
+            rate = run_processor(cluster, click_count_group(), n, args.coalesce)
             print(f"processor click-count (LMDB, changelog{mode}): {rate:,.0f} msgs/s")
             print(f"raw confluent-kafka consume (same topic): {raw:,.0f} msgs/s")
             print(f"ratio: {rate / raw:.1%} of raw consume")
@@ -128,7 +117,7 @@ def bench_processor(args: argparse.Namespace) -> None:
                 graph = goka.define_group(f"click-count-{variant}-{r}",
                                           goka.Input("user-clicks", codec.String(), count_click),
                                           goka.Persist(codec.Int64()))
-                rate = _run_processor(cluster, graph, n, args.coalesce)
+                rate = run_processor(cluster, graph, n, args.coalesce)
                 rates[variant].append(rate)
                 print(f"processor click-count ({variant}, LMDB, changelog{mode}): {rate:,.0f} msgs/s "
                       f"({rate / rates['raw'][-1]:.1%} of raw consume {rates['raw'][-1]:,.0f})")
@@ -179,11 +168,7 @@ def bench_windowed(args: argparse.Namespace) -> None:
                                               goka.Persist(codec.Int64()))
                 else:
                     graph = windowed_count_group(f"click-count-windowed-{r}")
-                with tempfile.TemporaryDirectory() as path:
-                    proc = goka.Processor(cluster, graph, path=path)
-                    proc.start()
-                    rate = steady_rate(proc, n)
-                    proc.stop()
+                rate = run_processor(cluster, graph, n)
                 rates[mode].append(rate)
                 print(f"{mode} click count: {rate:,.0f} msgs/s")
     plain, windowed = max(rates["plain"]), max(rates["windowed"])

@@ -15,14 +15,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
-import time
 
 import goka
 from goka.cli.demo_job import click_count_group
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_end_to_end import fill  # noqa: E402
+from bench_end_to_end import fill, run_processor  # noqa: E402
 
 __all__ = ["main"]
 
@@ -32,26 +30,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--messages", type=int, default=600_000)
     args = parser.parse_args(argv)
     n = args.messages
-    with goka.EmbeddedCluster(partitions=4) as cluster, tempfile.TemporaryDirectory() as path:
+    with goka.EmbeddedCluster(partitions=4) as cluster:
         cluster.create_topic("user-clicks", 4)
         fill(cluster.brokers, "user-clicks", n, 10_000, 4)
-        proc = goka.Processor(cluster, click_count_group(), path=path)
-        proc.start()
-
-        def consumed() -> int:
-            return sum(sum(p["consumed"].values()) for p in proc.stats()["partitions"].values())
-
-        start = None
-        while True:
-            done = consumed()
-            if done and start is None:
-                start, first = time.perf_counter(), done
-            if done >= n:
-                break
-            time.sleep(0.05)  # each look takes the GIL from the processor: look rarely
-        elapsed = time.perf_counter() - start  # type: ignore[operator]
-        proc.stop()
-        print(f"processor click-count: {(n - first) / elapsed:,.0f} msgs/s")
+        rate = run_processor(cluster, click_count_group(), n)
+        print(f"processor click-count: {rate:,.0f} msgs/s")
 
 
 if __name__ == "__main__":

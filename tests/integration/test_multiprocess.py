@@ -9,6 +9,7 @@ keeps a numbered stream going while workers are killed, stopped and restarted.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import signal
 import subprocess
@@ -35,35 +36,23 @@ EMBEDDED_ONLY = pytest.mark.parametrize("broker", ["embedded"], indirect=True)
 
 
 
-class Worker:
+def _load_worker_process() -> Any:
+    spec = importlib.util.spec_from_file_location("worker_process", Path(__file__).with_name("worker_process.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+worker_process = _load_worker_process()
+
+
+class Worker(worker_process.WorkerProcess):  # type: ignore[misc]
     """One processor process; ``start()`` again restarts it on the same state directory."""
 
     def __init__(self, name: str, broker: Any, group: str, topic: str, path: Path, mode: str, logs: Path) -> None:
-        self.name = name
-        self.args = [sys.executable, str(WORKER), broker.bootstrap, group, topic, str(path), mode,
-                     "--consumer-config", json.dumps(broker.group_config)]
-        self.logs = logs
-        self.runs: list[tuple[subprocess.Popen[bytes], Path, Path]] = []
-
-    @property
-    def proc(self) -> subprocess.Popen[bytes]:
-        return self.runs[-1][0]
-
-    def start(self) -> Worker:
-        n = len(self.runs)
-        out, err = self.logs / f"{self.name}-{n}.out", self.logs / f"{self.name}-{n}.err"
-        with open(out, "wb") as fout, open(err, "wb") as ferr:
-            proc = subprocess.Popen(self.args, stdout=fout, stderr=ferr, stdin=subprocess.DEVNULL)
-        self.runs.append((proc, out, err))
-        return self
-
-    def lines(self, run: int = -1) -> list[str]:
-        """Complete stdout lines of run ``run`` (a line still being written is left out)."""
-        text = self.runs[run][1].read_text()
-        return text.split("\n")[:-1]
-
-    def stderr(self, run: int = -1) -> str:
-        return self.runs[run][2].read_text()
+        super().__init__(name, WORKER, [broker.bootstrap, group, topic, str(path), mode,
+                                        "--consumer-config", json.dumps(broker.group_config)], logs)
 
     def processed(self, run: int = -1) -> list[tuple[int, int, str, int]]:
         """``(partition, offset, key, value)`` of every message the run's callback processed."""
@@ -92,28 +81,8 @@ class Worker:
         _, state, parts = states[-1]
         return state, {int(p) for p in parts.split(",") if p.isdigit()}
 
-    def alive(self) -> bool:
-        """True while running; fails the test with the worker's stderr if it exited."""
-        rc = self.proc.poll()
-        if rc is not None:
-            pytest.fail(f"worker {self.name} exited with {rc}:\n{self.stderr()[-3000:]}")
-        return True
-
-    def signal(self, sig: int) -> None:
-        self.proc.send_signal(sig)
-
     def wait_exit(self, timeout: float = TIMEOUT) -> int:
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"worker {self.name} still running {timeout} s after it was told to stop:\n"
-                        f"{self.stderr()[-3000:]}")
-
-    def kill(self) -> None:
-        for proc, _, _ in self.runs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
+        return int(super().wait_exit(timeout))
 
 
 class StreamEmitter(threading.Thread):

@@ -8,6 +8,10 @@ import goka
 from goka import codec
 
 KEYS = [f"user-{i}" for i in range(8)]
+# The embedded cluster delays every rebalance after a group's first join by session.timeout.ms
+# minus 1 s (a restart in the same group, a second instance joining): a short session keeps
+# those quick (goka's default, 10 s, would add 9 s to each).
+GROUP_CONFIG = {"session.timeout.ms": 3000, "heartbeat.interval.ms": 1000}
 
 
 def timer_group(name: str, clicks: str, delay: timedelta) -> goka.GroupGraph:
@@ -64,7 +68,7 @@ def test_timers_fire_and_are_removed(tmp_path, wait_for):
         cluster.create_topic("clicks", 4)
         graph = timer_group("reminder", "clicks", timedelta(milliseconds=300))
         emit_clicks(cluster, "clicks")
-        with goka.Processor(cluster, graph, path=str(tmp_path / "p")) as proc:
+        with goka.Processor(cluster, graph, path=str(tmp_path / "p"), consumer_config=GROUP_CONFIG) as proc:
             assert proc.wait_recovered(30)
             wait_for(lambda: all(proc.get(k) == f"fired:v-{k}" for k in KEYS), 30, "every timer to fire")
             wait_for(lambda: timer_stats(proc) == {"pending": 0, "fired": len(KEYS), "in_flight": 0}, 30,
@@ -83,7 +87,7 @@ def test_pending_timers_survive_a_move_to_another_instance(tmp_path, wait_for):
         cluster.create_topic("clicks", 4)
         graph = timer_group("mover", "clicks", timedelta(seconds=4))
         emit_clicks(cluster, "clicks")
-        with goka.Processor(cluster, graph, path=str(tmp_path / "a")) as a:
+        with goka.Processor(cluster, graph, path=str(tmp_path / "a"), consumer_config=GROUP_CONFIG) as a:
             assert a.wait_recovered(30)
             wait_for(lambda: timer_stats(a)["pending"] == len(KEYS) and timer_stats(a)["in_flight"] == 0,
                      30, "instance A to schedule every timer")
@@ -92,7 +96,7 @@ def test_pending_timers_survive_a_move_to_another_instance(tmp_path, wait_for):
         pending = pending_in_topic(cluster, "mover", str(tmp_path / "v1"))
         assert sorted(k[8:] for k in (key.encode("utf-8", "surrogateescape") for key in pending)) == \
             sorted(k.encode() for k in KEYS)
-        with goka.Processor(cluster, graph, path=str(tmp_path / "b")) as b:
+        with goka.Processor(cluster, graph, path=str(tmp_path / "b"), consumer_config=GROUP_CONFIG) as b:
             assert b.wait_recovered(30)
             wait_for(lambda: all(b.get(k) == f"fired:v-{k}" for k in KEYS), 30, "instance B to fire them")
             wait_for(lambda: timer_stats(b) == {"pending": 0, "fired": len(KEYS), "in_flight": 0}, 30,
@@ -122,7 +126,7 @@ def test_timer_whose_effects_are_not_acknowledged_fires_again(tmp_path, wait_for
                                   goka.Output("out", codec.String()), goka.Timer(codec.String(), on_timer))
         with goka.Emitter(cluster, "ticks", codec.String()) as emitter:
             emitter.emit_sync("k", "v")
-        a = goka.Processor(cluster, graph, path=str(tmp_path / "p"))
+        a = goka.Processor(cluster, graph, path=str(tmp_path / "p"), consumer_config=GROUP_CONFIG)
         a.start()
         assert a.wait_recovered(30)
         wait_for(lambda: timer_stats(a) == {"pending": 1, "fired": 0, "in_flight": 0}, 30, "the timer to be stored")
@@ -135,7 +139,7 @@ def test_timer_whose_effects_are_not_acknowledged_fires_again(tmp_path, wait_for
         else:
             raise AssertionError("the processor should have failed")
         assert fired == ["v"]
-        with goka.Processor(cluster, graph, path=str(tmp_path / "p")) as b:
+        with goka.Processor(cluster, graph, path=str(tmp_path / "p"), consumer_config=GROUP_CONFIG) as b:
             assert b.wait_recovered(30)
             wait_for(lambda: timer_stats(b) == {"pending": 0, "fired": 1, "in_flight": 0}, 30,
                      "the timer to fire again and be removed")
@@ -153,7 +157,7 @@ def test_pending_timers_follow_a_rebalance(tmp_path, wait_for):
 
     def graph(instance: str) -> goka.GroupGraph:
         def on_click(ctx: goka.Context, msg: str) -> None:
-            ctx.schedule(msg, delay=timedelta(seconds=20))
+            ctx.schedule(msg, delay=timedelta(seconds=10))  # > the ~3.5 s to the sharing, with margin
 
         def on_timer(ctx: goka.Context, value: str) -> None:
             fired.append((instance, ctx.key))
@@ -165,8 +169,8 @@ def test_pending_timers_follow_a_rebalance(tmp_path, wait_for):
     with goka.EmbeddedCluster(partitions=4) as cluster:
         cluster.create_topic("clicks", 4)
         emit_clicks(cluster, "clicks")
-        p1 = goka.Processor(cluster, graph("p1"), path=str(tmp_path / "p1"))
-        p2 = goka.Processor(cluster, graph("p2"), path=str(tmp_path / "p2"))
+        p1 = goka.Processor(cluster, graph("p1"), path=str(tmp_path / "p1"), consumer_config=GROUP_CONFIG)
+        p2 = goka.Processor(cluster, graph("p2"), path=str(tmp_path / "p2"), consumer_config=GROUP_CONFIG)
         p1.start()
         try:
             wait_for(lambda: p1.stats()["active"] == [0, 1, 2, 3] and timer_stats(p1)["pending"] == len(KEYS)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import signal
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -129,11 +127,12 @@ def test_windowed_view_reads_window_records_by_message_key(tmp_path, wait_for):
 
 
 # -- the processor side: a per-minute click count ------------------------------------------
-WORKER = Path(__file__).with_name("window_worker.py")
-_spec = importlib.util.spec_from_file_location("window_worker", WORKER)
+_spec = importlib.util.spec_from_file_location("worker_process", Path(__file__).with_name("worker_process.py"))
 assert _spec is not None and _spec.loader is not None
-window_worker = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(window_worker)
+worker_process = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(worker_process)
+WORKER = Path(__file__).with_name("window_worker.py")
+window_worker = worker_process.load("window_worker")
 
 KEYS = [f"user-{i}" for i in range(8)]
 TIMEOUT = 60.0
@@ -309,35 +308,12 @@ def check_processor_query(proc: goka.Processor, clicks: Clicks) -> None:
         server.stop()
 
 
-class Worker:
+class Worker(worker_process.WorkerProcess):  # type: ignore[misc]
     """A window_worker.py process; ``start()`` again restarts it on the same state directory."""
 
     def __init__(self, cluster: Any, path: Path, logs: Path) -> None:
-        self.args = [sys.executable, str(WORKER), cluster.brokers, "per-minute-kill", "clicks", "counts", str(path),
-                     "--delay", "0.01"]
-        self.logs = logs
-        self.runs: list[tuple[subprocess.Popen[bytes], Path, Path]] = []
-
-    @property
-    def proc(self) -> subprocess.Popen[bytes]:
-        return self.runs[-1][0]
-
-    def start(self) -> Worker:
-        n = len(self.runs)
-        out, err = self.logs / f"worker-{n}.out", self.logs / f"worker-{n}.err"
-        with open(out, "wb") as fout, open(err, "wb") as ferr:
-            proc = subprocess.Popen(self.args, stdout=fout, stderr=ferr, stdin=subprocess.DEVNULL)
-        self.runs.append((proc, out, err))
-        return self
-
-    def lines(self, run: int = -1) -> list[str]:
-        return self.runs[run][1].read_text().split("\n")[:-1]
-
-    def alive(self) -> bool:
-        rc = self.proc.poll()
-        if rc is not None:
-            pytest.fail(f"worker exited with {rc}:\n{self.runs[-1][2].read_text()[-3000:]}")
-        return True
+        super().__init__("worker", WORKER, [cluster.brokers, "per-minute-kill", "clicks", "counts", str(path),
+                                            "--delay", "0.01"], logs)
 
     def running(self) -> bool:
         return self.alive() and "STATE running" in self.lines()
@@ -345,12 +321,6 @@ class Worker:
     def closed(self, run: int = -1) -> list[tuple[str, int, int]]:
         return [(k, int(s), int(n)) for _, k, s, n in
                 (line.split(" ") for line in self.lines(run) if line.startswith("CLOSE "))]
-
-    def kill(self) -> None:
-        for proc, _, _ in self.runs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
 
 
 def test_results_survive_a_sigkill_mid_run(tmp_path, wait_for):

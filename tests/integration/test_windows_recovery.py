@@ -16,6 +16,9 @@ from goka.window import STREAM_TIME_KEY, decode_stream_time, parse_window_key
 T0 = 1_714_564_800_000  # 2024-05-01 12:00 UTC, a whole minute
 S = 1000
 TOPIC = "wins-per-minute"
+# The embedded cluster delays every rebalance after a group's first join (a restart in the same
+# group) by session.timeout.ms minus 1 s: a short session keeps it quick (goka's default: 9 s).
+GROUP_CONFIG = {"session.timeout.ms": 3000, "heartbeat.interval.ms": 1000}
 
 
 def graph() -> goka.GroupGraph:
@@ -100,7 +103,7 @@ def test_window_state_and_marker_survive_a_restart(tmp_path, wait_for):
         cluster.create_topic("clicks", 2)
         cluster.create_topic("counts", 1)
         produce(cluster.brokers, [("a", 0, 5 * S), ("b", 1, 10 * S), ("a", 0, 30 * S), ("a", 0, 65 * S)])
-        with goka.Processor(cluster, graph(), path=str(tmp_path / "a")) as first:
+        with goka.Processor(cluster, graph(), path=str(tmp_path / "a"), consumer_config=GROUP_CONFIG) as first:
             assert first.wait_recovered(30)
             wait_for(lambda: settled(first, {0: 65 * S, 1: 10 * S}), 30, "the first instance to settle")
             assert windows_stats(first)[0]["edges"]["per-minute"]["closed"] == 1
@@ -113,7 +116,7 @@ def test_window_state_and_marker_survive_a_restart(tmp_path, wait_for):
         assert windows == {(0, b"a", 0, 60 * S): 2, (0, b"a", 60 * S, 120 * S): 1, (1, b"b", 0, 60 * S): 1}
 
         # a restart on an empty local store: recovered from the topic, markers included
-        with goka.Processor(cluster, graph(), path=str(tmp_path / "b")) as second:
+        with goka.Processor(cluster, graph(), path=str(tmp_path / "b"), consumer_config=GROUP_CONFIG) as second:
             assert second.wait_recovered(30)
             wait_for(lambda: sorted(second.stats()["partitions"]) == [0, 1], 30, "both partitions assigned")
             stats = windows_stats(second)
@@ -173,7 +176,7 @@ def test_on_close_whose_effects_are_not_acknowledged_runs_again(tmp_path, wait_f
         cluster.create_topic("clicks", 1)
         cluster.create_topic("counts", 1)
         send("a", "click", 5 * S)
-        a = goka.Processor(cluster, g, path=str(tmp_path / "p"))
+        a = goka.Processor(cluster, g, path=str(tmp_path / "p"), consumer_config=GROUP_CONFIG)
         a.start()
         assert a.wait_recovered(30)
         wait_for(lambda: settled(a, {0: 5 * S}), 30, "the click to be stored")
@@ -189,7 +192,7 @@ def test_on_close_whose_effects_are_not_acknowledged_runs_again(tmp_path, wait_f
         else:
             raise AssertionError("the processor should have failed")
         assert calls == [("a", 1)]
-        with goka.Processor(cluster, g, path=str(tmp_path / "p")) as b:
+        with goka.Processor(cluster, g, path=str(tmp_path / "p"), consumer_config=GROUP_CONFIG) as b:
             assert b.wait_recovered(30)
             wait_for(lambda: 0 in b.stats()["partitions"], 30, "the partition to be assigned")
             assert windows_stats(b)[0]["open"] == 1  # no marker covers the close: still open
@@ -204,7 +207,7 @@ def test_hot_standby_follows_window_topics_and_takes_them_over(tmp_path, wait_fo
     """A hot-standby instance follows the window topic of the partition it does not hold
     (its local copy stays current) and, when the other instance leaves, takes the
     partition over with its windows and stream time."""
-    config = {"session.timeout.ms": 3000, "heartbeat.interval.ms": 1000}
+    config = GROUP_CONFIG
     with goka.EmbeddedCluster(partitions=2) as cluster:
         cluster.create_topic("clicks", 2)
         cluster.create_topic("counts", 1)
