@@ -23,6 +23,7 @@ same committable offsets, storage contents and produced records.
 cimport cython
 from cpython.dict cimport PyDict_GetItemWithError
 from cpython.list cimport PyList_Append, PyList_Clear, PyList_GET_SIZE
+from cpython.pycapsule cimport PyCapsule_New
 from cpython.ref cimport PyObject
 
 from goka._core._tablecache_c cimport Generation, TableCache
@@ -259,7 +260,9 @@ cdef class PartitionProcessor:
     cdef public object windows
     cdef list _undo
     cdef dict _changelog
-    cdef long long _offset
+    cdef object _offset  # the current message's offset (-1: none), as the message gave it
+    cdef object _table_slot
+    cdef list _table_records  # outbox[_table_slot] while the batch has changelog records
     cdef bint _multi
     cdef object _topic
     cdef object _produce_batch
@@ -302,6 +305,8 @@ cdef class PartitionProcessor:
         self.skipped = {}
         self.dead_lettered = {}
         self._offset = -1
+        self._table_slot = (self.table_topic, partition)
+        self._table_records = None
         self._multi = len(graph.consumed_topics) > 1
         self._topic = None if self._multi else graph.consumed_topics[0]
         self.timer_topic = graph.timer_topic
@@ -318,12 +323,22 @@ cdef class PartitionProcessor:
 
     # -- the dispatcher's sink -----------------------------------------------------------
     def emit(self, topic, key, value, headers):
+        self._emit(topic, key, value, headers)
+
+    def _emit_entry(self):
+        """``_emit`` for the compiled dispatcher to call directly (see ``_dispatch_c``);
+        None for a subclass, whose ``emit`` may differ."""
+        if type(self) is not PartitionProcessor:
+            return None
+        return PyCapsule_New(<void*>_sink_emit, b"goka._core.sink_emit", NULL)
+
+    cdef int _emit(self, topic, key, value, headers) except -1:
         cdef PyObject* found
         cdef dict record
         cdef list records
         cdef bint coalescing = False
-        if topic == self.table_topic:
-            partition = self.partition
+        cdef bint changelog = topic == self.table_topic
+        if changelog:
             if self.coalesce:
                 found = PyDict_GetItemWithError(self._changelog, key)
                 if found is not NULL:
@@ -337,10 +352,11 @@ cdef class PartitionProcessor:
                     record.pop("headers", None)
                     if headers:
                         record["headers"] = _header_list(headers)
-                    return
+                    return 0
                 coalescing = True
+            slot = self._table_slot
         else:
-            partition = self._hasher(key, self._partitions_of(topic))
+            slot = (topic, self._hasher(key, self._partitions_of(topic)))
         record = {"key": key, "value": value, "offset": self._offset}
         if self._multi:
             record["topic"] = self._current_topic()
@@ -348,13 +364,18 @@ cdef class PartitionProcessor:
             record["headers"] = _header_list(headers)
         if coalescing:
             self._changelog[key] = record
-        slot = (topic, partition)
-        found = PyDict_GetItemWithError(self.outbox, slot)
-        if found is NULL:
-            records = [record]
-            self.outbox[slot] = records
+        if changelog and self._table_records is not None:  # the batch's changelog run
+            PyList_Append(self._table_records, record)
         else:
-            PyList_Append(<object>found, record)
+            found = PyDict_GetItemWithError(self.outbox, slot)
+            if found is NULL:
+                records = [record]
+                self.outbox[slot] = records
+            else:
+                records = <list>found
+                PyList_Append(records, record)
+            if changelog:
+                self._table_records = records
         PyList_Append(self._undo, slot)
         self.outbox_size += 1
         found = PyDict_GetItemWithError(self.produced, topic)
@@ -362,6 +383,7 @@ cdef class PartitionProcessor:
             self.produced[topic] = 1
         else:
             self.produced[topic] = <object>found + 1
+        return 0
 
     def emit_own(self, topic, key, value):
         """Add a record for this partition of ``topic`` to the batch outbox (see the twin)."""
@@ -409,6 +431,8 @@ cdef class PartitionProcessor:
                 record = records.pop()
                 if not records:
                     del self.outbox[entry]
+                    if records is self._table_records:
+                        self._table_records = None
                 self.outbox_size -= 1
                 count = self.produced[entry[0]] - 1
                 if count:
@@ -520,6 +544,7 @@ cdef class PartitionProcessor:
             gen = self.table.current if self.table is not None else None
             reports = self.outbox_size if self.ack_each else len(self.outbox)
             outbox, self.outbox, self.outbox_size = self.outbox, {}, 0
+            self._table_records = None
             self._changelog.clear()
             PyList_Clear(self._undo)
             own = own_generations(self.timers, self.windows, self.timer_topic)
@@ -659,6 +684,10 @@ cdef class PartitionProcessor:
             **({"timers": self.timers.stats()} if self.timers is not None else {}),
             **({"windows": self.windows.stats()} if self.windows is not None else {}),
         }
+
+
+cdef int _sink_emit(object pp, object topic, object key, object value, object headers) except -1:
+    return (<PartitionProcessor>pp)._emit(topic, key, value, headers)
 
 
 def _ticket_done(Ticket ticket):
