@@ -27,7 +27,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from cpython.dict cimport PyDict_GetItemWithError
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.exc cimport PyErr_Occurred
-from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid
+from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid, PyCapsule_New
 from cpython.ref cimport PyObject
 
 from goka._core._tablecache_c cimport TableCache
@@ -208,6 +208,7 @@ cdef class Context:
     cdef object _offset
     cdef object _ts
     cdef object _raw_headers
+    cdef object _headers_of  # the message whose headers() gives the headers (see _process_entry)
     cdef object _headers
     cdef object _failure
 
@@ -219,6 +220,7 @@ cdef class Context:
         self._offset = -1
         self._ts = None
         self._raw_headers = None
+        self._headers_of = None
         self._headers = None
         self._failure = None
 
@@ -270,7 +272,9 @@ cdef class Context:
         headers = self._headers
         if headers is None:
             raw = self._raw_headers
-            if callable(raw):  # e.g. confluent-kafka's msg.headers: parsed only when read
+            if self._headers_of is not None:
+                raw = self._headers_of.headers()
+            elif callable(raw):  # e.g. confluent-kafka's msg.headers: parsed only when read
                 raw = raw()
             if raw is None:
                 headers = {}
@@ -631,9 +635,15 @@ cdef class Dispatcher:
         return self._encode(codec, value, topic, ctx)
 
     def process(self, topic, offset, key, value, timestamp_ms=None, headers=None):
-        return self._process(topic, offset, key, value, timestamp_ms, headers)
+        return self._process(topic, offset, key, value, timestamp_ms, headers, None)
 
-    cdef bint _process(self, topic, offset, key, value, timestamp_ms, headers) except -1:
+    def _process_entry(self):
+        """``process`` as a C function for the compiled partition processor (see
+        ``_partition_c``): ``headers`` is then the message itself, whose ``headers()`` is
+        called only if the callback reads them (no bound method per message)."""
+        return PyCapsule_New(<void*>_process_message, b"goka._core.dispatch_process", NULL)
+
+    cdef bint _process(self, topic, offset, key, value, timestamp_ms, headers, headers_of) except -1:
         """Process one message. Returns ``False`` if it was dropped (a null value under
         ``NilHandling.IGNORE``) without calling the callback.
 
@@ -663,6 +673,7 @@ cdef class Dispatcher:
         ctx._offset = offset
         ctx._ts = timestamp_ms
         ctx._raw_headers = headers
+        ctx._headers_of = headers_of
         ctx._headers = None
         self._call(route.callback, ctx, msg)
         return True
@@ -679,6 +690,7 @@ cdef class Dispatcher:
         ctx._offset = 0
         ctx._ts = int(_now(_UTC).timestamp() * 1000)
         ctx._raw_headers = None
+        ctx._headers_of = None
         ctx._headers = None
         self._call(visitor.callback, ctx, meta)
 
@@ -696,6 +708,7 @@ cdef class Dispatcher:
         ctx._offset = -1
         ctx._ts = due
         ctx._raw_headers = None
+        ctx._headers_of = None
         ctx._headers = None
         self._call(timer.callback, ctx, msg)
 
@@ -708,6 +721,7 @@ cdef class Dispatcher:
         ctx._offset = -1
         ctx._ts = at
         ctx._raw_headers = None
+        ctx._headers_of = None
         ctx._headers = None
         self._call(callback, ctx, value)
 
@@ -739,3 +753,12 @@ cdef class Dispatcher:
             err.by_fail = True
             raise err from failure
         return 0
+
+
+cdef int _process_message(object d, object topic, object offset, object key, object value, object timestamp_ms,
+                          object msg) except -1:
+    """``Dispatcher.process`` of a message whose headers are ``msg.headers()`` (the
+    compiled partition processor's entry, see ``Dispatcher._process_entry``)."""
+    (<Dispatcher>d)._process(topic, offset, key, value, timestamp_ms, None, msg)
+    return 0
+

@@ -23,7 +23,7 @@ same committable offsets, storage contents and produced records.
 cimport cython
 from cpython.dict cimport PyDict_GetItemWithError
 from cpython.list cimport PyList_Append, PyList_Clear, PyList_GET_SIZE
-from cpython.pycapsule cimport PyCapsule_New
+from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid, PyCapsule_New
 from cpython.ref cimport PyObject
 
 from goka._core._tablecache_c cimport Generation, TableCache
@@ -46,6 +46,11 @@ cdef class PartitionProcessor
 
 cdef object _MISSING = object()
 cdef object _deque = deque
+
+# ``Dispatcher.process`` of the compiled dispatch twin as a C function (its ``_process_entry()``),
+# the last argument the message (its headers are read only if the callback asks)
+ctypedef int (*_process_f)(object d, object topic, object offset, object key, object value, object timestamp_ms,
+                           object msg) except -1
 
 
 @cython.final
@@ -203,6 +208,7 @@ def process_batch(list msgs, dict partitions, on_error):
     cdef Py_ssize_t count = 0
     cdef PyObject* found
     cdef PartitionProcessor pp
+    cdef PartitionProcessor last = None
     for msg in msgs:
         _bind(msg)
         err = _m_error(msg)
@@ -214,7 +220,9 @@ def process_batch(list msgs, dict partitions, on_error):
             continue
         pp = <PartitionProcessor>found
         pp._process(msg)
-        touched[pp] = None
+        if pp is not last:  # (a batch comes in runs of one partition)
+            touched[pp] = None
+            last = pp
         count += 1
     for pp in touched:
         pp.end_batch()
@@ -269,6 +277,8 @@ cdef class PartitionProcessor:
     cdef object _partitions_of
     cdef object _hasher
     cdef object _dispatch
+    cdef _process_f _dispatch_c
+    cdef object _dispatcher_c  # the dispatcher _dispatch_c belongs to
 
     def __init__(self, graph, partition, *, produce_batch, partitions_of, hasher, fail, storage,
                  joins, lookups, nil_handling, ack_each=True, coalesce=False, on_error=None, sleep=None,
@@ -290,6 +300,13 @@ cdef class PartitionProcessor:
         self.dispatcher = Dispatcher(graph, partition, self, table=self.table, joins=joins,
                                      lookups=lookups, nil_handling=nil_handling)
         self._dispatch = self.dispatcher.process
+        self._dispatch_c = NULL
+        entry = getattr(type(self.dispatcher), "_process_entry", None)
+        if entry is not None:
+            entry = entry(self.dispatcher)
+            if PyCapsule_IsValid(entry, b"goka._core.dispatch_process"):
+                self._dispatch_c = <_process_f>PyCapsule_GetPointer(entry, b"goka._core.dispatch_process")
+                self._dispatcher_c = self.dispatcher
         self.tickets = {t: _deque() for t in graph.consumed_topics}
         self.committable = {}
         self.committed = {}
@@ -498,7 +515,11 @@ cdef class PartitionProcessor:
             if ts is not None and ts > windows.stream_time:
                 windows.stream_time = ts
         try:
-            self._dispatch(topic, offset, _m_key(msg), _m_value(msg), _m_timestamp(msg)[1], msg.headers)
+            if self._dispatch_c is not NULL:
+                self._dispatch_c(self._dispatcher_c, topic, offset, _m_key(msg), _m_value(msg),
+                                 _m_timestamp(msg)[1], msg)
+            else:
+                self._dispatch(topic, offset, _m_key(msg), _m_value(msg), _m_timestamp(msg)[1], msg.headers)
         except BaseException as exc:
             self.rollback()
             if self.policies is None or not isinstance(exc, Exception):
