@@ -414,6 +414,34 @@ def test_peek_without_table(partition: ModuleType) -> None:
     assert pp.in_flight() == 0
 
 
+def test_callback_reads_the_message_headers(partition: ModuleType) -> None:
+    """ctx.headers are the current message's (read through its ``headers()`` only when the
+    callback asks: the compiled twins hand the dispatcher the message itself)."""
+    calls: list[int] = []
+
+    class Counted(Msg):
+        def headers(self) -> Any:
+            calls.append(self._offset)
+            return self._headers
+
+    seen: list[Any] = []
+
+    def cb(ctx: goka.Context, msg: str) -> None:
+        if msg == "read":
+            seen.append(ctx.headers)
+            seen.append(ctx.headers)  # parsed once per message
+
+    pp = partition.PartitionProcessor(
+        goka.define_group("n", goka.Input(IN, codec.String(), cb)), 0,
+        produce_batch=lambda *a: None, partitions_of=lambda t: 1, hasher=lambda k, n: 0, fail=print,
+        storage=None, joins={}, lookups={}, nil_handling=goka.NilHandling.IGNORE)
+    pp.process(Counted(IN, 1, b"k", b"read", headers=[("a", b"1"), ("b", "2")]))
+    pp.process(Counted(IN, 2, b"k", b"skip", headers=[("c", b"3")]))
+    pp.process(Counted(IN, 3, b"k", b"read"))
+    assert seen == [{"a": b"1", "b": b"2"}, {"a": b"1", "b": b"2"}, {}, {}]
+    assert calls == [1, 3]
+
+
 def test_outbox_grouping_and_headers(partition: ModuleType) -> None:
     s = Setup(partition, nparts=4)
     s.run((b"ab", b"e1;sx;h2;l3"), (b"abc", b"e4"), (b"ab", b"e5"))
