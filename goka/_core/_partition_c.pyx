@@ -8,8 +8,14 @@ exceptions and messages, and makes the per-message path cheap:
 - ``Generation``, ``TableCache``, ``Ticket``, ``BatchAck`` and ``PartitionProcessor`` are
   extension types; counters (pending units, offsets, outbox size) are C integers and the
   references between them are typed, so the bookkeeping is C field access;
-- ``process`` calls the dispatcher's bound ``process`` (bound once), ``emit`` appends
-  the record to the outbox list of its ``(topic, partition)`` with C dict calls,
+- ``process`` calls the compiled dispatcher's ``process`` as a C function (handing it the
+  message: headers are read only when the callback asks), the compiled dispatcher calls
+  ``_emit`` and the table cache (``_tablecache_c.pxd``) the same way; ``emit`` appends the
+  record to the outbox list of its ``(topic, partition)`` with C dict calls (the
+  changelog's list kept at hand for the batch). The record is a ``_produce_c.Record`` (a
+  small mapping with the twin's dict entries, read by ``DirectProducer`` as C fields)
+  unless every record carries its own report (``ack_each``: confluent-kafka's
+  ``produce_batch`` takes dicts), then a dict as in the twin;
   ``TableCache.get``/``set`` are a dict probe in the common case and ``BatchAck.ack``
   (once per delivery report) is a few field updates;
 - the rollback journals (see the twin's module docstring) are Python lists: one append
@@ -26,6 +32,7 @@ from cpython.list cimport PyList_Append, PyList_Clear, PyList_GET_SIZE
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid, PyCapsule_New
 from cpython.ref cimport PyObject
 
+from goka._core._produce_c cimport Record, absent, new_record
 from goka._core._tablecache_c cimport Generation, TableCache
 
 import logging
@@ -45,6 +52,7 @@ log = logging.getLogger("goka.processor")
 cdef class PartitionProcessor
 
 cdef object _MISSING = object()
+cdef object _ABSENT = absent()  # a Record's missing entry
 cdef object _deque = deque
 
 # ``Dispatcher.process`` of the compiled dispatch twin as a C function (its ``_process_entry()``),
@@ -234,7 +242,8 @@ cdef class PartitionProcessor:
 
     Records a batch's callbacks produce are collected and handed over at the end of the
     batch: ``produce_batch(topic, partition, records, on_delivery)`` takes a list of record
-    dicts (``key``, ``value``, and ``headers`` for the few that have them) in order.
+    mappings (``key``, ``value``, and ``headers`` for the few that have them) in order:
+    dicts, or ``_produce_c.Record`` (see the module docstring).
     Visits go the same way (their batch has no tickets, only the table generation).
     ``partitions_of(topic) -> int`` comes from the processor's metadata.
     """
@@ -349,9 +358,28 @@ cdef class PartitionProcessor:
             return None
         return PyCapsule_New(<void*>_sink_emit, b"goka._core.sink_emit", NULL)
 
+    cdef object _record(self, key, value, headers):
+        """A new outbox record: a ``Record`` for ``DirectProducer``, a dict when every
+        record carries a report (they go to confluent-kafka's ``produce_batch``)."""
+        cdef Record record
+        cdef dict entries
+        if self.ack_each:
+            entries = {"key": key, "value": value, "offset": self._offset}
+            if self._multi:
+                entries["topic"] = self._current_topic()
+            if headers:
+                entries["headers"] = _header_list(headers)
+            return entries
+        record = new_record(key, value, self._offset)
+        if self._multi:
+            record.topic = self._current_topic()
+        if headers:
+            record.headers = _header_list(headers)
+        return record
+
     cdef int _emit(self, topic, key, value, headers) except -1:
         cdef PyObject* found
-        cdef dict record
+        cdef Record coalesced
         cdef list records
         cdef bint coalescing = False
         cdef bint changelog = topic == self.table_topic
@@ -359,26 +387,33 @@ cdef class PartitionProcessor:
             if self.coalesce:
                 found = PyDict_GetItemWithError(self._changelog, key)
                 if found is not NULL:
-                    record = <dict>found
-                    PyList_Append(self._undo, (record, record["value"], record.get("headers", _MISSING),
-                                               record["offset"], record.get("topic", _MISSING)))
-                    record["value"] = value
-                    record["offset"] = self._offset
-                    if self._multi:
-                        record["topic"] = self._current_topic()
-                    record.pop("headers", None)
-                    if headers:
-                        record["headers"] = _header_list(headers)
+                    record = <object>found
+                    if type(record) is Record:
+                        coalesced = <Record>record
+                        PyList_Append(self._undo, (
+                            record, coalesced.value, _MISSING if coalesced.headers is _ABSENT else coalesced.headers,
+                            coalesced.offset, _MISSING if coalesced.topic is _ABSENT else coalesced.topic))
+                        coalesced.value = value
+                        coalesced.offset = self._offset
+                        if self._multi:
+                            coalesced.topic = self._current_topic()
+                        coalesced.headers = _header_list(headers) if headers else _ABSENT
+                    else:
+                        PyList_Append(self._undo, (record, record["value"], record.get("headers", _MISSING),
+                                                   record["offset"], record.get("topic", _MISSING)))
+                        record["value"] = value
+                        record["offset"] = self._offset
+                        if self._multi:
+                            record["topic"] = self._current_topic()
+                        record.pop("headers", None)
+                        if headers:
+                            record["headers"] = _header_list(headers)
                     return 0
                 coalescing = True
             slot = self._table_slot
         else:
             slot = (topic, self._hasher(key, self._partitions_of(topic)))
-        record = {"key": key, "value": value, "offset": self._offset}
-        if self._multi:
-            record["topic"] = self._current_topic()
-        if headers:
-            record["headers"] = _header_list(headers)
+        record = self._record(key, value, headers)
         if coalescing:
             self._changelog[key] = record
         if changelog and self._table_records is not None:  # the batch's changelog run
@@ -575,7 +610,7 @@ cdef class PartitionProcessor:
                     if self.ack_each:
                         self._produce_batch(topic, partition, records, ack)
                     else:
-                        (<dict>records[-1])["callback"] = ack
+                        records[-1]["callback"] = ack
                         self._produce_batch(topic, partition, records, None)
             except ProduceError as exc:  # refused at once: name the input message
                 if exc.record is None or exc.offset is not None:
