@@ -610,6 +610,8 @@ cdef class PartitionProcessor:
                     if self.ack_each:
                         self._produce_batch(topic, partition, records, ack)
                     else:
+                        if type(records[-1]) is Record:  # (a Record carries no callback)
+                            records[-1] = (<Record>records[-1]).as_dict()
                         records[-1]["callback"] = ack
                         self._produce_batch(topic, partition, records, None)
             except ProduceError as exc:  # refused at once: name the input message

@@ -12,10 +12,13 @@ per record. ``RD_KAFKA_MSG_F_COPY``: librdkafka copies key and value before retu
 
 :class:`Record` is the compiled partition processor's outbox record (a table write's
 changelog record, an emit, a loopback): the same entries as the twin's record dict
-(``key``, ``value``, ``offset``, and ``topic``, ``headers``, ``callback``, ``_error`` when
-set), read and written through the same mapping operations, but a small fixed object
-(allocated from a free list) whose key and value ``produce`` reads as C fields.
-``dict(record)`` gives the twin's dict.
+(``key``, ``value``, ``offset``, and ``topic``, ``headers``, ``_error`` when set), read
+and written through the same mapping operations, but a small fixed object (allocated from
+a free list) whose key and value ``produce`` reads as C fields. ``dict(record)`` gives the
+twin's dict. A record carrying a delivery ``callback`` is a dict (the partition processor
+converts the one record per partition and batch that carries it): a Record refers to no
+object that could refer back to it, so it stays out of the cyclic GC (tens of thousands
+are alive at once; the GC would otherwise walk them on every collection).
 """
 from libc.stdint cimport int32_t, int64_t, uintptr_t
 from libc.stdlib cimport calloc, free
@@ -124,7 +127,7 @@ cdef inline object _as_bytes(object data, list keep):
 
 
 cdef object _ABSENT = object()
-cdef tuple _NAMES = ("key", "value", "offset", "topic", "headers", "callback", "_error")
+cdef tuple _NAMES = ("key", "value", "offset", "topic", "headers", "_error")
 
 
 cdef object absent():
@@ -138,12 +141,12 @@ cdef Record new_record(object key, object value, object offset):
     r.offset = offset
     r.topic = _ABSENT
     r.headers = _ABSENT
-    r.callback = _ABSENT
     r.error = _ABSENT
     return r
 
 
 @cython.final
+@cython.no_gc  # (see the module docstring: no callback, nothing refers back to a record)
 @cython.freelist(1024)
 cdef class Record:
     """An outbox record: a mapping with the entries of the twin's record dict (see the
@@ -155,8 +158,17 @@ cdef class Record:
         self.offset = offset
         self.topic = _ABSENT
         self.headers = _ABSENT
-        self.callback = _ABSENT
         self.error = _ABSENT
+
+    cdef dict as_dict(self):
+        entries = {"key": self.key, "value": self.value, "offset": self.offset}
+        if self.topic is not _ABSENT:
+            entries["topic"] = self.topic
+        if self.headers is not _ABSENT:
+            entries["headers"] = self.headers
+        if self.error is not _ABSENT:
+            entries["_error"] = self.error
+        return entries
 
     cdef object _get(self, name):
         if name == "key":
@@ -169,8 +181,6 @@ cdef class Record:
             return self.topic
         if name == "headers":
             return self.headers
-        if name == "callback":
-            return self.callback
         if name == "_error":
             return self.error
         return _ABSENT
@@ -186,8 +196,6 @@ cdef class Record:
             self.topic = value
         elif name == "headers":
             self.headers = value
-        elif name == "callback":
-            self.callback = value
         elif name == "_error":
             self.error = value
         else:
@@ -231,7 +239,7 @@ cdef class Record:
         return [v for v in (self._get(n) for n in _NAMES) if v is not _ABSENT]
 
     def items(self):
-        return [(n, v) for n, v in ((n, self._get(n)) for n in _NAMES) if v is not _ABSENT]
+        return list(self.as_dict().items())
 
     def __iter__(self):
         return iter(self.keys())
@@ -241,16 +249,16 @@ cdef class Record:
 
     def __eq__(self, other):
         if isinstance(other, (Record, dict)):
-            return dict(self.items()) == dict(other.items())
+            return self.as_dict() == dict(other.items())
         return NotImplemented
 
     def __ne__(self, other):
         if isinstance(other, (Record, dict)):
-            return dict(self.items()) != dict(other.items())
+            return self.as_dict() != dict(other.items())
         return NotImplemented
 
     __hash__ = None
 
     def __repr__(self):
-        return repr(dict(self.items()))
+        return repr(self.as_dict())
 

@@ -42,6 +42,8 @@ def test_compiled_record_refuses_other_entries(produce: ModuleType) -> None:
         return  # the twin's dict takes anything: nothing to refuse
     with pytest.raises(KeyError, match="no entry 'other'"):
         r["other"] = 1
+    with pytest.raises(KeyError, match="no entry 'callback'"):
+        r["callback"] = print  # a record with a delivery callback is a dict (Records stay out of the GC)
     with pytest.raises(KeyError, match="always has 'key'"):
         r.pop("key", None)
     assert r.get("other") is None and "other" not in r
