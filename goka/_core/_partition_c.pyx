@@ -70,12 +70,14 @@ cdef class Ticket:
     cdef public object topic
     cdef public long long offset
     cdef public Py_ssize_t pending
+    cdef public Py_ssize_t count  # messages processed, not yet added to pp.consumed (see _fold)
 
     def __init__(self, PartitionProcessor pp, topic):
         self.pp = pp
         self.topic = topic
         self.offset = -1
         self.pending = 0
+        self.count = 0
 
     def deferred(self):
         self.pending += 1
@@ -563,9 +565,18 @@ cdef class PartitionProcessor:
         finally:
             self.current = None
         ticket.offset = offset  # only after success: a failed message is never covered
-        consumed = self.consumed
-        consumed[topic] += 1
-        self.last_offset[topic] = offset
+        ticket.count += 1  # consumed/last_offset: added up at the end of the batch (_fold)
+        return 0
+
+    cdef int _fold(self) except -1:
+        """Add the open tickets' message counts and last offsets to ``consumed`` and
+        ``last_offset`` (the twin updates them per message; ``stats()`` reads both the same)."""
+        cdef Ticket ticket
+        for ticket in self.open.values():
+            if ticket.count:
+                self.consumed[ticket.topic] += ticket.count
+                self.last_offset[ticket.topic] = ticket.offset
+                ticket.count = 0
         return 0
 
     def visit(self, name, meta):
@@ -596,6 +607,7 @@ cdef class PartitionProcessor:
         """Hand the batch's records to the producer and close its tickets and generation."""
         cdef dict outbox
         cdef list records
+        self._fold()
         if self.outbox_size:
             gen = self.table.current if self.table is not None else None
             reports = self.outbox_size if self.ack_each else len(self.outbox)
@@ -724,15 +736,21 @@ cdef class PartitionProcessor:
         return self.table.peek(key) if self.table is not None else None
 
     def stats(self):
+        cdef Ticket ticket
+        consumed, last_offset = dict(self.consumed), dict(self.last_offset)
+        for ticket in list(self.open.values()):  # what _fold has not added yet (read only: any thread)
+            if ticket.count:
+                consumed[ticket.topic] += ticket.count
+                last_offset[ticket.topic] = ticket.offset
         lag = {}
         for topic, high in self.hwm.items():
             if high >= 0:
-                lag[topic] = max(0, high - self.last_offset.get(topic, -1) - 1)
+                lag[topic] = max(0, high - last_offset.get(topic, -1) - 1)
         return {
             "hwm": {t: h for t, h in self.hwm.items() if h >= 0},
             "lag": lag,
-            "consumed": dict(self.consumed),
-            "last_offset": dict(self.last_offset),
+            "consumed": consumed,
+            "last_offset": last_offset,
             "committable": dict(self.committable),
             "committed": dict(self.committed),
             "produced": dict(self.produced),

@@ -219,6 +219,28 @@ def test_commit_after_acks(partition: ModuleType) -> None:
     assert s.pp.stats()["produced"] == {TABLE: 2, OUT: 1}
 
 
+def test_stats_count_messages_during_and_after_a_batch(partition: ModuleType) -> None:
+    """consumed, last_offset and lag count every processed message at once, also in the
+    middle of a batch, across topics (the compiled twin adds them up at the end of the batch)."""
+    s = Setup(partition)
+    s.pp.hwm[IN] = 20
+    s.run((b"a", b""), (b"b", b""), start=10)
+    s.run((b"c", b""), topic=LOOP, start=4)
+    stats = s.pp.stats()
+    assert stats["consumed"] == {IN: 2, "in2": 0, LOOP: 1}
+    assert stats["last_offset"] == {IN: 11, LOOP: 4}
+    assert stats["lag"] == {IN: 8}
+    s.pp.end_batch()
+    assert s.pp.stats()["consumed"] == {IN: 2, "in2": 0, LOOP: 1}
+    s.run((b"d", b""), start=12)
+    assert s.pp.stats()["consumed"] == {IN: 3, "in2": 0, LOOP: 1}
+    assert s.pp.stats()["last_offset"] == {IN: 12, LOOP: 4}
+    s.pp.end_batch()
+    stats = s.pp.stats()
+    assert (stats["consumed"], stats["last_offset"], stats["lag"]) == (
+        {IN: 3, "in2": 0, LOOP: 1}, {IN: 12, LOOP: 4}, {IN: 7})
+
+
 def test_no_records_commits_at_once(partition: ModuleType) -> None:
     s = Setup(partition)
     s.run((b"a", b""), (b"b", b""), start=10)
