@@ -9,7 +9,9 @@ the per-message path cheap:
   C struct fields; the one ``Context`` of a partition is reused, nothing is allocated
   per message beyond what the codecs and the callback create;
 - the route of a topic (codec, callback) is one dict lookup; ``table.get``/``table.set``
-  and ``sink.emit`` are bound once when the dispatcher is built;
+  and ``sink.emit`` are bound once when the dispatcher is built, and called as C
+  functions when the table is the compiled ``TableCache`` (``_tablecache_c.pxd``) and the
+  sink the compiled ``PartitionProcessor`` (its ``_emit_entry()``);
 - the key ``str``, the headers ``dict`` and the timestamp ``datetime`` are computed only
   when the callback asks for them, as in the twin;
 - the built-in codecs ``String``, ``Int64`` and ``Bytes`` (exact types, not
@@ -25,7 +27,10 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes
 from cpython.dict cimport PyDict_GetItemWithError
 from cpython.long cimport PyLong_AsLongLongAndOverflow
 from cpython.exc cimport PyErr_Occurred
+from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid, PyCapsule_New
 from cpython.ref cimport PyObject
+
+from goka._core._tablecache_c cimport TableCache
 
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -180,6 +185,11 @@ cdef inline str _key_text(object key):
 
 cdef class Dispatcher
 
+# ``PartitionProcessor._emit`` of the compiled partition twin, handed over in a capsule by
+# its ``_emit_entry()`` (a function pointer: ``_partition_c`` imports this module, so this
+# one cannot cimport it)
+ctypedef int (*_sink_emit_f)(object sink, object topic, object key, object value, object headers) except -1
+
 
 @cython.final
 cdef class Context:
@@ -198,6 +208,7 @@ cdef class Context:
     cdef object _offset
     cdef object _ts
     cdef object _raw_headers
+    cdef object _headers_of  # the message whose headers() gives the headers (see _process_entry)
     cdef object _headers
     cdef object _failure
 
@@ -209,6 +220,7 @@ cdef class Context:
         self._offset = -1
         self._ts = None
         self._raw_headers = None
+        self._headers_of = None
         self._headers = None
         self._failure = None
 
@@ -260,7 +272,9 @@ cdef class Context:
         headers = self._headers
         if headers is None:
             raw = self._raw_headers
-            if callable(raw):  # e.g. confluent-kafka's msg.headers: parsed only when read
+            if self._headers_of is not None:
+                raw = self._headers_of.headers()
+            elif callable(raw):  # e.g. confluent-kafka's msg.headers: parsed only when read
                 raw = raw()
             if raw is None:
                 headers = {}
@@ -277,7 +291,9 @@ cdef class Context:
         cdef Dispatcher d = self._d
         if d.table is None:
             raise UndeclaredTopicError(f"group {d.group!r} has no Persist edge: value() needs a group table")
-        if d._table_get is not None:
+        if d._cache is not None:
+            data = d._cache.get_c(self._kbytes)
+        elif d._table_get is not None:
             data = d._table_get(self._kbytes)
         else:
             data = d.table.get(self._kbytes)
@@ -311,7 +327,9 @@ cdef class Context:
         if value is None:
             raise ValueError("cannot set a None value; use ctx.delete() to remove the key")
         data = d._encode(d.table_codec, value, d.table_topic, self)
-        if d._table_set is not None:
+        if d._cache is not None:
+            d._cache.set_c(self._kbytes, data)
+        elif d._table_set is not None:
             d._table_set(self._kbytes, data)
         else:
             d.table.set(self._kbytes, data)
@@ -328,7 +346,9 @@ cdef class Context:
         cdef Dispatcher d = self._d
         if d.table is None:
             raise UndeclaredTopicError(f"group {d.group!r} has no Persist edge: delete() needs a group table")
-        if d._table_set is not None:
+        if d._cache is not None:
+            d._cache.set_c(self._kbytes, None)
+        elif d._table_set is not None:
             d._table_set(self._kbytes, None)
         else:
             d.table.set(self._kbytes, None)
@@ -539,7 +559,9 @@ cdef class Dispatcher:
     cdef int _nil
     cdef object _table_get
     cdef object _table_set
+    cdef TableCache _cache  # the table when it is the compiled cache: called directly
     cdef object _emit
+    cdef _sink_emit_f _emit_c  # the compiled partition processor's emit, called directly
 
     def __init__(self, graph, partition, sink, table=None, joins=None, lookups=None,
                  nil_handling=NilHandling.IGNORE):
@@ -575,12 +597,22 @@ cdef class Dispatcher:
         self._table_get = getattr(self.table, "get", None) if self.table is not None else None
         self._table_set = getattr(self.table, "set", None) if self.table is not None else None
         self._emit = getattr(sink, "emit", None)
+        self._cache = self.table if type(self.table) is TableCache else None
+        self._emit_c = NULL
+        entry = getattr(type(sink), "_emit_entry", None)  # the compiled PartitionProcessor's
+        if entry is not None:
+            entry = entry(sink)
+            if PyCapsule_IsValid(entry, b"goka._core.sink_emit"):
+                self._emit_c = <_sink_emit_f>PyCapsule_GetPointer(entry, b"goka._core.sink_emit")
         self.ctx = Context(self)
         self.timers = None
         self.timer_codec = graph.timer.codec if graph.timer is not None else None
         self.windows = None
 
     cdef inline object _sink_emit(self, topic, key, data, headers):
+        if self._emit_c is not NULL:
+            self._emit_c(self.sink, topic, key, data, headers)
+            return None
         if self._emit is not None:
             return self._emit(topic, key, data, headers)
         return self.sink.emit(topic, key, data, headers)
@@ -603,9 +635,15 @@ cdef class Dispatcher:
         return self._encode(codec, value, topic, ctx)
 
     def process(self, topic, offset, key, value, timestamp_ms=None, headers=None):
-        return self._process(topic, offset, key, value, timestamp_ms, headers)
+        return self._process(topic, offset, key, value, timestamp_ms, headers, None)
 
-    cdef bint _process(self, topic, offset, key, value, timestamp_ms, headers) except -1:
+    def _process_entry(self):
+        """``process`` as a C function for the compiled partition processor (see
+        ``_partition_c``): ``headers`` is then the message itself, whose ``headers()`` is
+        called only if the callback reads them (no bound method per message)."""
+        return PyCapsule_New(<void*>_process_message, b"goka._core.dispatch_process", NULL)
+
+    cdef bint _process(self, topic, offset, key, value, timestamp_ms, headers, headers_of) except -1:
         """Process one message. Returns ``False`` if it was dropped (a null value under
         ``NilHandling.IGNORE``) without calling the callback.
 
@@ -635,6 +673,7 @@ cdef class Dispatcher:
         ctx._offset = offset
         ctx._ts = timestamp_ms
         ctx._raw_headers = headers
+        ctx._headers_of = headers_of
         ctx._headers = None
         self._call(route.callback, ctx, msg)
         return True
@@ -651,6 +690,7 @@ cdef class Dispatcher:
         ctx._offset = 0
         ctx._ts = int(_now(_UTC).timestamp() * 1000)
         ctx._raw_headers = None
+        ctx._headers_of = None
         ctx._headers = None
         self._call(visitor.callback, ctx, meta)
 
@@ -668,6 +708,7 @@ cdef class Dispatcher:
         ctx._offset = -1
         ctx._ts = due
         ctx._raw_headers = None
+        ctx._headers_of = None
         ctx._headers = None
         self._call(timer.callback, ctx, msg)
 
@@ -680,6 +721,7 @@ cdef class Dispatcher:
         ctx._offset = -1
         ctx._ts = at
         ctx._raw_headers = None
+        ctx._headers_of = None
         ctx._headers = None
         self._call(callback, ctx, value)
 
@@ -711,3 +753,12 @@ cdef class Dispatcher:
             err.by_fail = True
             raise err from failure
         return 0
+
+
+cdef int _process_message(object d, object topic, object offset, object key, object value, object timestamp_ms,
+                          object msg) except -1:
+    """``Dispatcher.process`` of a message whose headers are ``msg.headers()`` (the
+    compiled partition processor's entry, see ``Dispatcher._process_entry``)."""
+    (<Dispatcher>d)._process(topic, offset, key, value, timestamp_ms, None, msg)
+    return 0
+

@@ -8,8 +8,14 @@ exceptions and messages, and makes the per-message path cheap:
 - ``Generation``, ``TableCache``, ``Ticket``, ``BatchAck`` and ``PartitionProcessor`` are
   extension types; counters (pending units, offsets, outbox size) are C integers and the
   references between them are typed, so the bookkeeping is C field access;
-- ``process`` calls the dispatcher's bound ``process`` (bound once), ``emit`` appends
-  the record to the outbox list of its ``(topic, partition)`` with C dict calls,
+- ``process`` calls the compiled dispatcher's ``process`` as a C function (handing it the
+  message: headers are read only when the callback asks), the compiled dispatcher calls
+  ``_emit`` and the table cache (``_tablecache_c.pxd``) the same way; ``emit`` appends the
+  record to the outbox list of its ``(topic, partition)`` with C dict calls (the
+  changelog's list kept at hand for the batch). The record is a ``_produce_c.Record`` (a
+  small mapping with the twin's dict entries, read by ``DirectProducer`` as C fields)
+  unless every record carries its own report (``ack_each``: confluent-kafka's
+  ``produce_batch`` takes dicts), then a dict as in the twin;
   ``TableCache.get``/``set`` are a dict probe in the common case and ``BatchAck.ack``
   (once per delivery report) is a few field updates;
 - the rollback journals (see the twin's module docstring) are Python lists: one append
@@ -23,7 +29,11 @@ same committable offsets, storage contents and produced records.
 cimport cython
 from cpython.dict cimport PyDict_GetItemWithError
 from cpython.list cimport PyList_Append, PyList_Clear, PyList_GET_SIZE
+from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid, PyCapsule_New
 from cpython.ref cimport PyObject
+
+from goka._core._produce_c cimport Record, absent, new_record
+from goka._core._tablecache_c cimport Generation, TableCache
 
 import logging
 import time
@@ -35,143 +45,20 @@ from goka._core.timers import Timers, TimerUndo
 from goka._core.windows import Windows, own_generations
 from goka.errors import ProcessingError, ProduceError
 
-__all__ = ["PartitionProcessor", "Ticket", "Generation", "TableCache", "BatchAck", "process_batch"]
+__all__ = ["PartitionProcessor", "Ticket", "BatchAck", "process_batch"]
 
 log = logging.getLogger("goka.processor")
 
 cdef class PartitionProcessor
 
 cdef object _MISSING = object()
+cdef object _ABSENT = absent()  # a Record's missing entry
 cdef object _deque = deque
 
-
-cdef inline void _remember(dict values, Py_ssize_t max_cached, object key, object value) except *:
-    if len(values) >= max_cached:
-        values.clear()
-    values[key] = value
-
-
-@cython.final
-cdef class Generation:
-    """Table writes of one batch, waiting for their changelog acknowledgements."""
-
-    cdef public dict writes
-    cdef public Py_ssize_t pending
-    cdef public long long offset
-
-    def __init__(self):
-        self.writes = {}
-        self.pending = 0
-        self.offset = -1
-
-
-@cython.final
-cdef class TableCache:
-    """The dispatcher's view of the group table: a cache of recent values (read or
-    written) over the unacknowledged generations over storage.
-
-    The processor is the table partition's only writer, so cached values stay exact.
-    The cache holds at most ``max_cached`` keys and is simply emptied when full.
-    """
-
-    cdef public object storage
-    cdef public Generation current
-    cdef public object sealed
-    cdef public dict values
-    cdef public Py_ssize_t max_cached
-    cdef public list undo
-
-    def __init__(self, storage, Py_ssize_t max_cached=200_000):
-        self.storage = storage
-        self.current = None
-        self.sealed = _deque()
-        self.values = {}
-        self.max_cached = max_cached
-        self.undo = []
-
-    def get(self, key):
-        cdef PyObject* found = PyDict_GetItemWithError(self.values, key)
-        if found is not NULL:
-            return <object>found
-        value = self._lookup(key)
-        _remember(self.values, self.max_cached, key, value)
-        return value
-
-    def peek(self, key):
-        """A read from another thread: the cached value or storage, without touching the
-        cache or the generations (which only the processing thread may)."""
-        value = self.values.get(key, _MISSING)
-        if value is not _MISSING:
-            return value
-        return self.storage.get(key)
-
-    def _lookup(self, key):
-        cdef Generation gen
-        cdef PyObject* found
-        if self.current is not None:
-            found = PyDict_GetItemWithError(self.current.writes, key)
-            if found is not NULL:
-                return <object>found
-        for gen in reversed(self.sealed):
-            found = PyDict_GetItemWithError(gen.writes, key)
-            if found is not NULL:
-                return <object>found
-        return self.storage.get(key)
-
-    def set(self, key, value):
-        cdef Generation current = self.current
-        cdef PyObject* found
-        if current is None:
-            current = self.current = Generation()
-        cdef dict writes = current.writes
-        found = PyDict_GetItemWithError(writes, key)
-        PyList_Append(self.undo, key)
-        PyList_Append(self.undo, <object>found if found is not NULL else _MISSING)
-        writes[key] = value
-        _remember(self.values, self.max_cached, key, value)
-
-    def rollback(self):
-        """Undo the writes journaled since the current message began."""
-        cdef list undo = self.undo
-        cdef Generation current = self.current
-        cdef Py_ssize_t i
-        cdef dict writes
-        if undo and current is not None:
-            writes = current.writes
-            values = self.values
-            for i in range(len(undo) - 2, -1, -2):
-                key = undo[i]
-                old = undo[i + 1]
-                values.pop(key, None)
-                if old is _MISSING:
-                    writes.pop(key, None)
-                else:
-                    writes[key] = old
-            if not writes:
-                self.current = None
-        PyList_Clear(undo)
-
-    def seal(self):
-        """Close the batch's generation; later writes start a new one."""
-        PyList_Clear(self.undo)
-        if self.current is not None:
-            self.sealed.append(self.current)
-            self.current = None
-
-    def flush(self):
-        """Write every leading generation whose changelog is fully acknowledged."""
-        cdef Py_ssize_t written = 0
-        cdef Generation gen
-        sealed = self.sealed
-        while sealed and (<Generation>sealed[0]).pending == 0:
-            gen = sealed.popleft()
-            self.storage.write_batch(gen.writes.items(), offset=gen.offset if gen.offset >= 0 else None)
-            written += len(gen.writes)
-        return written
-
-    @property
-    def unflushed(self):
-        return len(self.sealed) + (self.current is not None)
+# ``Dispatcher.process`` of the compiled dispatch twin as a C function (its ``_process_entry()``),
+# the last argument the message (its headers are read only if the callback asks)
+ctypedef int (*_process_f)(object d, object topic, object offset, object key, object value, object timestamp_ms,
+                           object msg) except -1
 
 
 @cython.final
@@ -183,12 +70,14 @@ cdef class Ticket:
     cdef public object topic
     cdef public long long offset
     cdef public Py_ssize_t pending
+    cdef public Py_ssize_t count  # messages processed, not yet added to pp.consumed (see _fold)
 
     def __init__(self, PartitionProcessor pp, topic):
         self.pp = pp
         self.topic = topic
         self.offset = -1
         self.pending = 0
+        self.count = 0
 
     def deferred(self):
         self.pending += 1
@@ -329,6 +218,7 @@ def process_batch(list msgs, dict partitions, on_error):
     cdef Py_ssize_t count = 0
     cdef PyObject* found
     cdef PartitionProcessor pp
+    cdef PartitionProcessor last = None
     for msg in msgs:
         _bind(msg)
         err = _m_error(msg)
@@ -340,7 +230,9 @@ def process_batch(list msgs, dict partitions, on_error):
             continue
         pp = <PartitionProcessor>found
         pp._process(msg)
-        touched[pp] = None
+        if pp is not last:  # (a batch comes in runs of one partition)
+            touched[pp] = None
+            last = pp
         count += 1
     for pp in touched:
         pp.end_batch()
@@ -352,7 +244,8 @@ cdef class PartitionProcessor:
 
     Records a batch's callbacks produce are collected and handed over at the end of the
     batch: ``produce_batch(topic, partition, records, on_delivery)`` takes a list of record
-    dicts (``key``, ``value``, and ``headers`` for the few that have them) in order.
+    mappings (``key``, ``value``, and ``headers`` for the few that have them) in order:
+    dicts, or ``_produce_c.Record`` (see the module docstring).
     Visits go the same way (their batch has no tickets, only the table generation).
     ``partitions_of(topic) -> int`` comes from the processor's metadata.
     """
@@ -386,13 +279,17 @@ cdef class PartitionProcessor:
     cdef public object windows
     cdef list _undo
     cdef dict _changelog
-    cdef long long _offset
+    cdef object _offset  # the current message's offset (-1: none), as the message gave it
+    cdef object _table_slot
+    cdef list _table_records  # outbox[_table_slot] while the batch has changelog records
     cdef bint _multi
     cdef object _topic
     cdef object _produce_batch
     cdef object _partitions_of
     cdef object _hasher
     cdef object _dispatch
+    cdef _process_f _dispatch_c
+    cdef object _dispatcher_c  # the dispatcher _dispatch_c belongs to
 
     def __init__(self, graph, partition, *, produce_batch, partitions_of, hasher, fail, storage,
                  joins, lookups, nil_handling, ack_each=True, coalesce=False, on_error=None, sleep=None,
@@ -414,6 +311,13 @@ cdef class PartitionProcessor:
         self.dispatcher = Dispatcher(graph, partition, self, table=self.table, joins=joins,
                                      lookups=lookups, nil_handling=nil_handling)
         self._dispatch = self.dispatcher.process
+        self._dispatch_c = NULL
+        entry = getattr(type(self.dispatcher), "_process_entry", None)
+        if entry is not None:
+            entry = entry(self.dispatcher)
+            if PyCapsule_IsValid(entry, b"goka._core.dispatch_process"):
+                self._dispatch_c = <_process_f>PyCapsule_GetPointer(entry, b"goka._core.dispatch_process")
+                self._dispatcher_c = self.dispatcher
         self.tickets = {t: _deque() for t in graph.consumed_topics}
         self.committable = {}
         self.committed = {}
@@ -429,6 +333,8 @@ cdef class PartitionProcessor:
         self.skipped = {}
         self.dead_lettered = {}
         self._offset = -1
+        self._table_slot = (self.table_topic, partition)
+        self._table_records = None
         self._multi = len(graph.consumed_topics) > 1
         self._topic = None if self._multi else graph.consumed_topics[0]
         self.timer_topic = graph.timer_topic
@@ -445,43 +351,85 @@ cdef class PartitionProcessor:
 
     # -- the dispatcher's sink -----------------------------------------------------------
     def emit(self, topic, key, value, headers):
+        self._emit(topic, key, value, headers)
+
+    def _emit_entry(self):
+        """``_emit`` for the compiled dispatcher to call directly (see ``_dispatch_c``);
+        None for a subclass, whose ``emit`` may differ."""
+        if type(self) is not PartitionProcessor:
+            return None
+        return PyCapsule_New(<void*>_sink_emit, b"goka._core.sink_emit", NULL)
+
+    cdef object _record(self, key, value, headers):
+        """A new outbox record: a ``Record`` for ``DirectProducer``, a dict when every
+        record carries a report (they go to confluent-kafka's ``produce_batch``)."""
+        cdef Record record
+        cdef dict entries
+        if self.ack_each:
+            entries = {"key": key, "value": value, "offset": self._offset}
+            if self._multi:
+                entries["topic"] = self._current_topic()
+            if headers:
+                entries["headers"] = _header_list(headers)
+            return entries
+        record = new_record(key, value, self._offset)
+        if self._multi:
+            record.topic = self._current_topic()
+        if headers:
+            record.headers = _header_list(headers)
+        return record
+
+    cdef int _emit(self, topic, key, value, headers) except -1:
         cdef PyObject* found
-        cdef dict record
+        cdef Record coalesced
         cdef list records
         cdef bint coalescing = False
-        if topic == self.table_topic:
-            partition = self.partition
+        cdef bint changelog = topic == self.table_topic
+        if changelog:
             if self.coalesce:
                 found = PyDict_GetItemWithError(self._changelog, key)
                 if found is not NULL:
-                    record = <dict>found
-                    PyList_Append(self._undo, (record, record["value"], record.get("headers", _MISSING),
-                                               record["offset"], record.get("topic", _MISSING)))
-                    record["value"] = value
-                    record["offset"] = self._offset
-                    if self._multi:
-                        record["topic"] = self._current_topic()
-                    record.pop("headers", None)
-                    if headers:
-                        record["headers"] = _header_list(headers)
-                    return
+                    record = <object>found
+                    if type(record) is Record:
+                        coalesced = <Record>record
+                        PyList_Append(self._undo, (
+                            record, coalesced.value, _MISSING if coalesced.headers is _ABSENT else coalesced.headers,
+                            coalesced.offset, _MISSING if coalesced.topic is _ABSENT else coalesced.topic))
+                        coalesced.value = value
+                        coalesced.offset = self._offset
+                        if self._multi:
+                            coalesced.topic = self._current_topic()
+                        coalesced.headers = _header_list(headers) if headers else _ABSENT
+                    else:
+                        PyList_Append(self._undo, (record, record["value"], record.get("headers", _MISSING),
+                                                   record["offset"], record.get("topic", _MISSING)))
+                        record["value"] = value
+                        record["offset"] = self._offset
+                        if self._multi:
+                            record["topic"] = self._current_topic()
+                        record.pop("headers", None)
+                        if headers:
+                            record["headers"] = _header_list(headers)
+                    return 0
                 coalescing = True
+            slot = self._table_slot
         else:
-            partition = self._hasher(key, self._partitions_of(topic))
-        record = {"key": key, "value": value, "offset": self._offset}
-        if self._multi:
-            record["topic"] = self._current_topic()
-        if headers:
-            record["headers"] = _header_list(headers)
+            slot = (topic, self._hasher(key, self._partitions_of(topic)))
+        record = self._record(key, value, headers)
         if coalescing:
             self._changelog[key] = record
-        slot = (topic, partition)
-        found = PyDict_GetItemWithError(self.outbox, slot)
-        if found is NULL:
-            records = [record]
-            self.outbox[slot] = records
+        if changelog and self._table_records is not None:  # the batch's changelog run
+            PyList_Append(self._table_records, record)
         else:
-            PyList_Append(<object>found, record)
+            found = PyDict_GetItemWithError(self.outbox, slot)
+            if found is NULL:
+                records = [record]
+                self.outbox[slot] = records
+            else:
+                records = <list>found
+                PyList_Append(records, record)
+            if changelog:
+                self._table_records = records
         PyList_Append(self._undo, slot)
         self.outbox_size += 1
         found = PyDict_GetItemWithError(self.produced, topic)
@@ -489,6 +437,7 @@ cdef class PartitionProcessor:
             self.produced[topic] = 1
         else:
             self.produced[topic] = <object>found + 1
+        return 0
 
     def emit_own(self, topic, key, value):
         """Add a record for this partition of ``topic`` to the batch outbox (see the twin)."""
@@ -536,6 +485,8 @@ cdef class PartitionProcessor:
                 record = records.pop()
                 if not records:
                     del self.outbox[entry]
+                    if records is self._table_records:
+                        self._table_records = None
                 self.outbox_size -= 1
                 count = self.produced[entry[0]] - 1
                 if count:
@@ -601,7 +552,11 @@ cdef class PartitionProcessor:
             if ts is not None and ts > windows.stream_time:
                 windows.stream_time = ts
         try:
-            self._dispatch(topic, offset, _m_key(msg), _m_value(msg), _m_timestamp(msg)[1], msg.headers)
+            if self._dispatch_c is not NULL:
+                self._dispatch_c(self._dispatcher_c, topic, offset, _m_key(msg), _m_value(msg),
+                                 _m_timestamp(msg)[1], msg)
+            else:
+                self._dispatch(topic, offset, _m_key(msg), _m_value(msg), _m_timestamp(msg)[1], msg.headers)
         except BaseException as exc:
             self.rollback()
             if self.policies is None or not isinstance(exc, Exception):
@@ -610,9 +565,18 @@ cdef class PartitionProcessor:
         finally:
             self.current = None
         ticket.offset = offset  # only after success: a failed message is never covered
-        consumed = self.consumed
-        consumed[topic] += 1
-        self.last_offset[topic] = offset
+        ticket.count += 1  # consumed/last_offset: added up at the end of the batch (_fold)
+        return 0
+
+    cdef int _fold(self) except -1:
+        """Add the open tickets' message counts and last offsets to ``consumed`` and
+        ``last_offset`` (the twin updates them per message; ``stats()`` reads both the same)."""
+        cdef Ticket ticket
+        for ticket in self.open.values():
+            if ticket.count:
+                self.consumed[ticket.topic] += ticket.count
+                self.last_offset[ticket.topic] = ticket.offset
+                ticket.count = 0
         return 0
 
     def visit(self, name, meta):
@@ -643,10 +607,12 @@ cdef class PartitionProcessor:
         """Hand the batch's records to the producer and close its tickets and generation."""
         cdef dict outbox
         cdef list records
+        self._fold()
         if self.outbox_size:
             gen = self.table.current if self.table is not None else None
             reports = self.outbox_size if self.ack_each else len(self.outbox)
             outbox, self.outbox, self.outbox_size = self.outbox, {}, 0
+            self._table_records = None
             self._changelog.clear()
             PyList_Clear(self._undo)
             own = own_generations(self.timers, self.windows, self.timer_topic)
@@ -656,7 +622,9 @@ cdef class PartitionProcessor:
                     if self.ack_each:
                         self._produce_batch(topic, partition, records, ack)
                     else:
-                        (<dict>records[-1])["callback"] = ack
+                        if type(records[-1]) is Record:  # (a Record carries no callback)
+                            records[-1] = (<Record>records[-1]).as_dict()
+                        records[-1]["callback"] = ack
                         self._produce_batch(topic, partition, records, None)
             except ProduceError as exc:  # refused at once: name the input message
                 if exc.record is None or exc.offset is not None:
@@ -768,15 +736,21 @@ cdef class PartitionProcessor:
         return self.table.peek(key) if self.table is not None else None
 
     def stats(self):
+        cdef Ticket ticket
+        consumed, last_offset = dict(self.consumed), dict(self.last_offset)
+        for ticket in list(self.open.values()):  # what _fold has not added yet (read only: any thread)
+            if ticket.count:
+                consumed[ticket.topic] += ticket.count
+                last_offset[ticket.topic] = ticket.offset
         lag = {}
         for topic, high in self.hwm.items():
             if high >= 0:
-                lag[topic] = max(0, high - self.last_offset.get(topic, -1) - 1)
+                lag[topic] = max(0, high - last_offset.get(topic, -1) - 1)
         return {
             "hwm": {t: h for t, h in self.hwm.items() if h >= 0},
             "lag": lag,
-            "consumed": dict(self.consumed),
-            "last_offset": dict(self.last_offset),
+            "consumed": consumed,
+            "last_offset": last_offset,
             "committable": dict(self.committable),
             "committed": dict(self.committed),
             "produced": dict(self.produced),
@@ -786,6 +760,10 @@ cdef class PartitionProcessor:
             **({"timers": self.timers.stats()} if self.timers is not None else {}),
             **({"windows": self.windows.stats()} if self.windows is not None else {}),
         }
+
+
+cdef int _sink_emit(object pp, object topic, object key, object value, object headers) except -1:
+    return (<PartitionProcessor>pp)._emit(topic, key, value, headers)
 
 
 def _ticket_done(Ticket ticket):

@@ -69,6 +69,12 @@ _QUEUE_FULL = -184  # RD_KAFKA_RESP_ERR__QUEUE_FULL
 QUEUE_ROOM = 500_000
 
 
+def _as_dict(record: Any) -> Any:
+    """An outbox record as the dict users see (the compiled partition processor's records
+    are ``goka._core._produce_c.Record`` mappings)."""
+    return record if record is None or type(record) is dict else dict(record)
+
+
 class KafkaProcessor:
     """Backend of :class:`goka.Processor` on a Kafka cluster (see module docstring)."""
 
@@ -433,7 +439,7 @@ class KafkaProcessor:
             except KafkaException as exc:  # e.g. larger than message.max.bytes
                 err = exc.args[0]
                 raise ProduceError(err.str(), group=self.group, produce_topic=topic, produce_partition=partition,
-                                   key=key, record=record, code=err.code()) from exc
+                                   key=key, record=_as_dict(record), code=err.code()) from exc
 
     def _produce_batch(self, topic: str, partition: int, records: list[dict[str, Any]],
                        on_delivery: Callable[[Any, Any], None] | None) -> None:
@@ -473,6 +479,7 @@ class KafkaProcessor:
                 self._produce(topic, last["value"], last["key"], partition, None, last["callback"],
                               last)
             return
+        run = [r if type(r) is dict else dict(r) for r in run]  # confluent-kafka takes dicts only
         try:
             queued = producer.produce_batch(topic, run, partition=partition, on_delivery=on_delivery)
         except BufferError:
@@ -493,7 +500,8 @@ class KafkaProcessor:
             code = error if isinstance(error, int) else error.code()
             if code != _QUEUE_FULL:
                 raise ProduceError(KafkaError(code).str(), group=self.group, produce_topic=topic,
-                                   produce_partition=partition, key=record["key"], record=record, code=code)
+                                   produce_partition=partition, key=record["key"], record=_as_dict(record),
+                                   code=code)
             self._produce(topic, record["value"], record["key"], partition, None,
                           record.get("callback", on_delivery), record)
 

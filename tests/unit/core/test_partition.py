@@ -219,6 +219,28 @@ def test_commit_after_acks(partition: ModuleType) -> None:
     assert s.pp.stats()["produced"] == {TABLE: 2, OUT: 1}
 
 
+def test_stats_count_messages_during_and_after_a_batch(partition: ModuleType) -> None:
+    """consumed, last_offset and lag count every processed message at once, also in the
+    middle of a batch, across topics (the compiled twin adds them up at the end of the batch)."""
+    s = Setup(partition)
+    s.pp.hwm[IN] = 20
+    s.run((b"a", b""), (b"b", b""), start=10)
+    s.run((b"c", b""), topic=LOOP, start=4)
+    stats = s.pp.stats()
+    assert stats["consumed"] == {IN: 2, "in2": 0, LOOP: 1}
+    assert stats["last_offset"] == {IN: 11, LOOP: 4}
+    assert stats["lag"] == {IN: 8}
+    s.pp.end_batch()
+    assert s.pp.stats()["consumed"] == {IN: 2, "in2": 0, LOOP: 1}
+    s.run((b"d", b""), start=12)
+    assert s.pp.stats()["consumed"] == {IN: 3, "in2": 0, LOOP: 1}
+    assert s.pp.stats()["last_offset"] == {IN: 12, LOOP: 4}
+    s.pp.end_batch()
+    stats = s.pp.stats()
+    assert (stats["consumed"], stats["last_offset"], stats["lag"]) == (
+        {IN: 3, "in2": 0, LOOP: 1}, {IN: 12, LOOP: 4}, {IN: 7})
+
+
 def test_no_records_commits_at_once(partition: ModuleType) -> None:
     s = Setup(partition)
     s.run((b"a", b""), (b"b", b""), start=10)
@@ -412,6 +434,34 @@ def test_peek_without_table(partition: ModuleType) -> None:
     assert pp.get(b"a") is None
     assert pp.visit("v", None) == 0
     assert pp.in_flight() == 0
+
+
+def test_callback_reads_the_message_headers(partition: ModuleType) -> None:
+    """ctx.headers are the current message's (read through its ``headers()`` only when the
+    callback asks: the compiled twins hand the dispatcher the message itself)."""
+    calls: list[int] = []
+
+    class Counted(Msg):
+        def headers(self) -> Any:
+            calls.append(self._offset)
+            return self._headers
+
+    seen: list[Any] = []
+
+    def cb(ctx: goka.Context, msg: str) -> None:
+        if msg == "read":
+            seen.append(ctx.headers)
+            seen.append(ctx.headers)  # parsed once per message
+
+    pp = partition.PartitionProcessor(
+        goka.define_group("n", goka.Input(IN, codec.String(), cb)), 0,
+        produce_batch=lambda *a: None, partitions_of=lambda t: 1, hasher=lambda k, n: 0, fail=print,
+        storage=None, joins={}, lookups={}, nil_handling=goka.NilHandling.IGNORE)
+    pp.process(Counted(IN, 1, b"k", b"read", headers=[("a", b"1"), ("b", "2")]))
+    pp.process(Counted(IN, 2, b"k", b"skip", headers=[("c", b"3")]))
+    pp.process(Counted(IN, 3, b"k", b"read"))
+    assert seen == [{"a": b"1", "b": b"2"}, {"a": b"1", "b": b"2"}, {}, {}]
+    assert calls == [1, 3]
 
 
 def test_outbox_grouping_and_headers(partition: ModuleType) -> None:

@@ -1,0 +1,144 @@
+# cython: language_level=3, embedsignature=True, binding=True
+"""The group table's cache, compiled twin of ``_tablecache_py`` (same interface).
+
+``_tablecache_py`` is the specification. This twin declares its types in
+``_tablecache_c.pxd`` so that the compiled partition processor and dispatcher call
+``get_c``/``set_c`` directly (a C call, no bound method): ``get`` is a dict probe in the
+common case, ``set`` a journal append and two dict stores.
+"""
+cimport cython
+from cpython.dict cimport PyDict_GetItemWithError
+from cpython.list cimport PyList_Append, PyList_Clear
+from cpython.ref cimport PyObject
+
+from collections import deque
+
+__all__ = ["Generation", "TableCache"]
+
+cdef object _MISSING = object()
+cdef object _deque = deque
+
+
+cdef inline void _remember(dict values, Py_ssize_t max_cached, object key, object value) except *:
+    if len(values) >= max_cached:
+        values.clear()
+    values[key] = value
+
+
+@cython.final
+cdef class Generation:
+    """Table writes of one batch, waiting for their changelog acknowledgements."""
+
+    def __init__(self):
+        self.writes = {}
+        self.pending = 0
+        self.offset = -1
+
+
+@cython.final
+cdef class TableCache:
+    """The dispatcher's view of the group table: a cache of recent values (read or
+    written) over the unacknowledged generations over storage.
+
+    The processor is the table partition's only writer, so cached values stay exact.
+    The cache holds at most ``max_cached`` keys and is simply emptied when full.
+    """
+
+    def __init__(self, storage, Py_ssize_t max_cached=200_000):
+        self.storage = storage
+        self.current = None
+        self.sealed = _deque()
+        self.values = {}
+        self.max_cached = max_cached
+        self.undo = []
+
+    def get(self, key):
+        return self.get_c(key)
+
+    cdef object get_c(self, object key):
+        cdef PyObject* found = PyDict_GetItemWithError(self.values, key)
+        if found is not NULL:
+            return <object>found
+        value = self._lookup(key)
+        _remember(self.values, self.max_cached, key, value)
+        return value
+
+    def peek(self, key):
+        """A read from another thread: the cached value or storage, without touching the
+        cache or the generations (which only the processing thread may)."""
+        value = self.values.get(key, _MISSING)
+        if value is not _MISSING:
+            return value
+        return self.storage.get(key)
+
+    def _lookup(self, key):
+        cdef Generation gen
+        cdef PyObject* found
+        if self.current is not None:
+            found = PyDict_GetItemWithError(self.current.writes, key)
+            if found is not NULL:
+                return <object>found
+        for gen in reversed(self.sealed):
+            found = PyDict_GetItemWithError(gen.writes, key)
+            if found is not NULL:
+                return <object>found
+        return self.storage.get(key)
+
+    def set(self, key, value):
+        self.set_c(key, value)
+
+    cdef int set_c(self, object key, object value) except -1:
+        cdef Generation current = self.current
+        cdef PyObject* found
+        if current is None:
+            current = self.current = Generation()
+        cdef dict writes = current.writes
+        found = PyDict_GetItemWithError(writes, key)
+        PyList_Append(self.undo, key)
+        PyList_Append(self.undo, <object>found if found is not NULL else _MISSING)
+        writes[key] = value
+        _remember(self.values, self.max_cached, key, value)
+        return 0
+
+    def rollback(self):
+        """Undo the writes journaled since the current message began."""
+        cdef list undo = self.undo
+        cdef Generation current = self.current
+        cdef Py_ssize_t i
+        cdef dict writes
+        if undo and current is not None:
+            writes = current.writes
+            values = self.values
+            for i in range(len(undo) - 2, -1, -2):
+                key = undo[i]
+                old = undo[i + 1]
+                values.pop(key, None)
+                if old is _MISSING:
+                    writes.pop(key, None)
+                else:
+                    writes[key] = old
+            if not writes:
+                self.current = None
+        PyList_Clear(undo)
+
+    def seal(self):
+        """Close the batch's generation; later writes start a new one."""
+        PyList_Clear(self.undo)
+        if self.current is not None:
+            self.sealed.append(self.current)
+            self.current = None
+
+    def flush(self):
+        """Write every leading generation whose changelog is fully acknowledged."""
+        cdef Py_ssize_t written = 0
+        cdef Generation gen
+        sealed = self.sealed
+        while sealed and (<Generation>sealed[0]).pending == 0:
+            gen = sealed.popleft()
+            self.storage.write_batch(gen.writes.items(), offset=gen.offset if gen.offset >= 0 else None)
+            written += len(gen.writes)
+        return written
+
+    @property
+    def unflushed(self):
+        return len(self.sealed) + (self.current is not None)
