@@ -280,16 +280,7 @@ def table_queues(c: Consumer) -> Any:
     from goka._core import _tablequeue_py
     from goka._core.tablequeue import TableQueues
 
-    if TableQueues is _tablequeue_py.TableQueues or os.environ.get("GOKA_SPLIT_TABLE_QUEUES", "") == "0":
-        return _tablequeue_py.TableQueues(c)
-    functions = librdkafka_functions()
-    if functions is None:
-        return _tablequeue_py.TableQueues(c)
-    try:
-        return TableQueues(c, functions)
-    except ValueError as exc:
-        logging.getLogger("goka.kafka").debug("table reader on consume(): %s", exc)
-        return _tablequeue_py.TableQueues(c)
+    return _split_queues(c, TableQueues, _tablequeue_py.TableQueues, "GOKA_SPLIT_TABLE_QUEUES", "table reader")
 
 
 def partition_queues(c: Consumer) -> Any:
@@ -301,13 +292,22 @@ def partition_queues(c: Consumer) -> Any:
     from goka._core import _consume_py
     from goka._core.consume import PartitionQueues
 
-    if PartitionQueues is _consume_py.PartitionQueues or os.environ.get("GOKA_SPLIT_QUEUES", "") == "0":
-        return _consume_py.PartitionQueues(c)
+    return _split_queues(c, PartitionQueues, _consume_py.PartitionQueues, "GOKA_SPLIT_QUEUES", "processor",
+                         KafkaError)
+
+
+def _split_queues(c: Consumer, compiled: Any, pure: Any, switch: str, what: str, *extra: Any) -> Any:
+    """``compiled(c, functions, *extra)`` unless the twins are pure, ``$switch`` is ``0``,
+    librdkafka's entry points are not found or the compiled twin refuses the consumer
+    (``ValueError``, logged at DEBUG): then ``pure(c)``, which leaves every record to
+    ``consume``."""
+    if compiled is pure or os.environ.get(switch, "") == "0":
+        return pure(c)
     functions = librdkafka_functions()
     if functions is None:
-        return _consume_py.PartitionQueues(c)
+        return pure(c)
     try:
-        return PartitionQueues(c, functions, KafkaError)
+        return compiled(c, functions, *extra)
     except ValueError as exc:
-        logging.getLogger("goka.kafka").debug("processor on consume(): %s", exc)
-        return _consume_py.PartitionQueues(c)
+        logging.getLogger("goka.kafka").debug("%s on consume(): %s", what, exc)
+        return pure(c)
