@@ -6,6 +6,10 @@ For each store (memory, LMDB with ``sync=False`` -- the default --, LMDB with
 ``sync=True``) it times ``write_batch`` of ``--batch-size`` new random keys (plus
 the table offset) ``--batches`` times, the same again overwriting existing keys,
 ``get``/``has`` of random present and absent keys, and a full ``items()`` scan.
+Then the ceiling of a table reader that writes through py-lmdb (``--ceiling``, default
+1 M): the keys and values of ``bench_end_to_end.py view`` (``user-<i>``, ``42``) in the
+order a 16-partition recovery brings them, written 10,000 at a time by py-lmdb's
+``putmulti`` alone (pairs built beforehand, no goka code) and by ``LMDBStorage.write_puts``.
 Last, the per-call cost of the two ways to store goka's empty key in LMDB.
 """
 from __future__ import annotations
@@ -89,6 +93,46 @@ def bench_store(name: str, open_store: Callable[[], Storage], args: argparse.Nam
     )
 
 
+def bench_putmulti_ceiling(base: str, n: int, partitions: int = 16, step: int = 10_000) -> None:
+    """Records/s of LMDB writes alone, as a 1 M-key view recovery makes them: the upper
+    bound for any table reader on py-lmdb, whatever its consume path costs."""
+    from goka.hash import goka as partition_for  # Go Goka's key -> partition
+
+    parts: list[list[tuple[bytes, bytes]]] = [[] for _ in range(partitions)]
+    for i in range(n):
+        key = f"user-{i}".encode()
+        parts[partition_for(key, partitions)].append((key, b"42"))
+    steps = [p[s:s + step] for p in parts for s in range(0, len(p), step)]
+    for label in ("py-lmdb putmulti", "LMDBStorage.write_puts"):
+        path = tempfile.mkdtemp(dir=base)
+        if label.startswith("py-lmdb"):
+            envs = [lmdb.open(os.path.join(path, str(p)), map_size=1 << 30, max_dbs=2, sync=False,
+                              metasync=False) for p in range(partitions)]
+            dbs = [env.open_db(b"values") for env in envs]
+            owner = [partition_for(batch[0][0], partitions) for batch in steps]
+            t = time.perf_counter()
+            for p, batch in zip(owner, steps):
+                with envs[p].begin(write=True) as txn:
+                    txn.cursor(db=dbs[p]).putmulti(batch, dupdata=False)
+            elapsed = time.perf_counter() - t
+            for env in envs:
+                env.close()
+        else:
+            stores = [LMDB(path).open("ceiling", p) for p in range(partitions)]
+            owner = [partition_for(batch[0][0], partitions) for batch in steps]
+            offset = 0
+            t = time.perf_counter()
+            for p, batch in zip(owner, steps):
+                offset += len(batch)
+                stores[p].write_puts(batch, offset)
+            elapsed = time.perf_counter() - t
+            for store in stores:
+                store.close()
+        shutil.rmtree(path, ignore_errors=True)
+        print(f"ceiling, {label:<22} {rate(n, elapsed)} records ({elapsed / n * 1e9:,.0f} ns/record, "
+              f"{n:,} keys, {partitions} partitions, {step:,} per transaction)")
+
+
 def bench_empty_key_handling() -> None:
     """What each LMDB empty-key scheme adds per call (nanoseconds)."""
     key = b"user-0123456789abcdef"
@@ -112,6 +156,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--value-size", type=int, default=100)
     parser.add_argument("--reads", type=int, default=200_000)
+    parser.add_argument("--ceiling", type=int, default=1_000_000,
+                        help="keys of the py-lmdb write ceiling (0: skip it)")
     parser.add_argument("--dir", default=None, help="where LMDB files go (default: a temp dir)")
     args = parser.parse_args()
 
@@ -126,6 +172,8 @@ def main() -> None:
         bench_store("memory", lambda: Memory().open("bench", 0), args)
         bench_store("lmdb", lambda: LMDB(base).open("bench-nosync", 0), args)
         bench_store("lmdb sync=True", lambda: LMDB(base, sync=True).open("bench-sync", 0), args)
+        if args.ceiling:
+            bench_putmulti_ceiling(base, args.ceiling)
     finally:
         if args.dir is None:
             shutil.rmtree(base, ignore_errors=True)
