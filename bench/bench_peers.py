@@ -15,7 +15,13 @@ messages per key in persistent state with a changelog and stops after all of the
 - Quix Streams: ``Application`` + ``StreamingDataFrame.update(stateful=True)``
   (RocksDB store, changelog topic on: Quix's defaults);
 - Bytewax: ``bytewax.connectors.kafka`` input + ``stateful_flat_map`` on one worker,
-  recovery off unless ``--bytewax-recovery`` (Bytewax snapshots to SQLite, not Kafka).
+  recovery off unless ``--bytewax-recovery`` (Bytewax snapshots to SQLite, not Kafka);
+- Go Goka (``gogoka``): github.com/lovoo/goka v1.1.16 on IBM/sarama, bench/peers/goka_go
+  (``goka.Input`` + ``goka.Persist(codec.Int64)``, memory storage and, with
+  ``--gogoka-storage memory,leveldb``, Goka's default LevelDB storage too). Built with the
+  ``go`` binary of ``--go`` / ``$GOKA_BENCH_GO`` / ``PATH`` from the modules that
+  bench/peers/goka_go/deps.py unpacked (no module proxy needed); skipped when there is no
+  ``go`` or no unpacked modules.
 
 Every consumer gets the same fetch tuning (``fetch.queue.backoff.ms=10``,
 ``queued.min.messages=200000``: goka's defaults). msgs/s is measured the same way for
@@ -78,7 +84,10 @@ __all__ = ["main"]
 TOPIC = "user-clicks"
 QUIX_GROUP = "quix-click-count"
 #: The changelog topic each stateful contender writes to.
-CHANGELOGS = {"goka": "click-count-table", "quix": f"changelog__{QUIX_GROUP}--{TOPIC}--default"}
+GOGOKA_GROUP = "go-click-count"
+CHANGELOGS = {"goka": "click-count-table", "quix": f"changelog__{QUIX_GROUP}--{TOPIC}--default",
+              "gogoka": f"{GOGOKA_GROUP}-table"}
+GOGOKA_DIR = PEERS_DIR / "goka_go"
 #: Versions that install on Python 3.11 here (wheels), pinned so that runs compare.
 PEER_PACKAGES = {"quixstreams": "quixstreams==3.28.1", "bytewax": "bytewax==0.21.1", "matplotlib": "matplotlib==3.11.2"}
 #: Tansu's consumer-group join takes half of session.timeout.ms (librdkafka's default 45 s).
@@ -286,6 +295,32 @@ def run_peer(name: str, label: str, python: Path, args: list[str], timeout: floa
     return _finish(out, json.loads(results[-1]), started, ended, timeout)
 
 
+def find_go(explicit: str | None) -> str | None:
+    """The ``go`` binary: ``--go``, else $GOKA_BENCH_GO, else ``go`` on PATH."""
+    for candidate in (explicit, os.environ.get("GOKA_BENCH_GO"), shutil.which("go")):
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def build_gogoka(go: str, timeout: float) -> tuple[Path | None, str, str]:
+    """Build bench/peers/goka_go offline; returns (binary or None, go version, why it failed)."""
+    version = subprocess.run([go, "version"], capture_output=True, text=True, timeout=60).stdout.strip()
+    if not (goka_dep := GOGOKA_DIR / "deps" / "github.com" / "lovoo" / "goka").is_dir():
+        return None, version, f"{goka_dep} missing: run bench/peers/goka_go/deps.py --mirror DIR first"
+    binary = GOGOKA_DIR / "goka-bench"
+    env = {**os.environ, "GOPROXY": "off", "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod", "GOSUMDB": "off",
+           "GONOSUMDB": "*", "GOWORK": "off"}
+    try:
+        done = subprocess.run([go, "build", "-o", str(binary), "."], cwd=GOGOKA_DIR, env=env, timeout=timeout,
+                              capture_output=True, text=True)
+    except subprocess.TimeoutExpired:
+        return None, version, f"go build timed out after {timeout:.0f} s"
+    if done.returncode != 0:
+        return None, version, "go build failed: " + done.stderr.strip()[-800:]
+    return binary, version, ""
+
+
 def changelog_records(broker: Broker, topic: str, partitions: int) -> int | None:
     """Sum of the high watermarks of ``topic`` (how many changelog records a contender wrote)."""
     consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "bench-peers-watermarks"})
@@ -356,7 +391,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--venv", type=Path, default=Path(tempfile.gettempdir()) / "goka-bench-peers-venv",
                         help="throwaway venv for the peers (created if missing, reused otherwise)")
     parser.add_argument("--no-install", action="store_true", help="use the venv as it is (no pip install)")
-    parser.add_argument("--only", default="raw,goka,quix,bytewax", help="comma-separated contenders to run")
+    parser.add_argument("--only", default="raw,goka,quix,bytewax,gogoka", help="comma-separated contenders to run")
+    parser.add_argument("--go", default=None, help="go binary for the Go Goka contender (else $GOKA_BENCH_GO, PATH)")
+    parser.add_argument("--gogoka-storage", default="memory",
+                        help="comma-separated Go Goka storages to run: memory, leveldb")
+    parser.add_argument("--gogoka-kafka-version", default="2.1.0", help="sarama.Config.Version for Go Goka")
     parser.add_argument("--bytewax-recovery", action="store_true", help="turn Bytewax's SQLite recovery on")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per contender (and per pip install)")
     parser.add_argument("--json", type=Path, default=None, help="write results here")
@@ -377,6 +416,18 @@ def main(argv: list[str] | None = None) -> int:
                 "confluent-kafka": f"{importlib.metadata.version('confluent-kafka')} "
                                    f"(librdkafka {confluent_kafka.libversion()[0]})",
                 **versions}
+    gogoka_binary: Path | None = None
+    if "gogoka" in only:
+        go = find_go(args.go)
+        if go is None:
+            failures["gogoka"] = "no go binary (--go, $GOKA_BENCH_GO or PATH)"
+        else:
+            print(f"# building Go Goka with {go}", flush=True)
+            gogoka_binary, go_version, why = build_gogoka(go, args.timeout)
+            versions["go"] = go_version
+            versions["Go Goka"] = "github.com/lovoo/goka v1.1.16, github.com/IBM/sarama v1.46.3 (bench/peers/goka_go/deps.py)"
+            if why:
+                failures["gogoka"] = why
     for package, why in failures.items():
         print(f"# {package} unavailable: {why}")
 
@@ -386,6 +437,9 @@ def main(argv: list[str] | None = None) -> int:
         broker.create_topic(TOPIC, args.partitions)
         # Quix's changelog topic: created here, as Quix runs with topic creation off (see quix_worker.py).
         broker.create_topic(CHANGELOGS["quix"], args.partitions)
+        # Go Goka's changelog topic: its topic manager here only checks (the mock has no CreateTopics).
+        if "gogoka" in only:
+            broker.create_topic(CHANGELOGS["gogoka"], args.partitions)
         start = time.perf_counter()
         fill(broker.bootstrap, TOPIC, args.messages, args.keys, args.partitions)
         print(f"# filled {TOPIC} in {time.perf_counter() - start:.1f} s on {broker.bootstrap}", flush=True)
@@ -400,9 +454,11 @@ def main(argv: list[str] | None = None) -> int:
                                                   "--messages", str(args.messages), *extra],
                             args.timeout, log_dir, notes)
 
-        for name in ("raw", "goka", "quix", "bytewax"):
-            if name not in only:
-                continue
+        gogoka_storages = [s.strip() for s in args.gogoka_storage.split(",") if s.strip()]
+        runs = [n for n in ("raw", "goka", "quix", "bytewax") if n in only]
+        if "gogoka" in only:
+            runs += [f"gogoka-{s}" for s in gogoka_storages]
+        for name in runs:
             try:
                 if name == "raw":
                     print("# running raw consume", flush=True)
@@ -410,6 +466,27 @@ def main(argv: list[str] | None = None) -> int:
                 elif name == "goka":
                     print("# running goka", flush=True)
                     outcomes.append(run_goka(broker, args.messages, args.timeout))
+                elif name.startswith("gogoka-"):
+                    store = name.split("-", 1)[1]
+                    label = f"Go Goka 1.1.16 ({store})"
+                    if gogoka_binary is None:
+                        outcomes.append(Outcome(name, label, status="skipped", error=failures.get("gogoka", "")))
+                    else:
+                        print(f"# running Go Goka ({store} storage)", flush=True)
+                        with tempfile.TemporaryDirectory(prefix="bench-peers-gogoka-") as state:
+                            # each storage run gets its own group, so it starts at offset 0 with
+                            # an empty changelog (the changelog topic of one group is pre-created)
+                            group = GOGOKA_GROUP if store == gogoka_storages[0] else f"{GOGOKA_GROUP}-{store}"
+                            if group != GOGOKA_GROUP:
+                                broker.create_topic(f"{group}-table", args.partitions)
+                            outcomes.append(run_peer(
+                                name, label, gogoka_binary,
+                                ["-brokers", broker.bootstrap, "-topic", TOPIC, "-group", group,
+                                 "-messages", str(args.messages), "-storage", store, "-state-dir", state,
+                                 "-kafka-version", args.gogoka_kafka_version, "-timeout", f"{args.timeout:.0f}s"],
+                                args.timeout + 60, log_dir,
+                                f"{store} storage, changelog record per message, sarama {args.gogoka_kafka_version}"))
+                            outcomes[-1].extra["group"] = group
                 elif name == "quix":
                     with tempfile.TemporaryDirectory(prefix="bench-peers-quix-") as state:
                         outcomes.append(peer(
@@ -426,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as e:  # an optional contender must not end the whole run
                 outcomes.append(Outcome(name, name, status="failed", error=f"{type(e).__name__}: {e}"))
                 continue
-            changelog = CHANGELOGS.get(name)
+            changelog = CHANGELOGS.get(name) if not name.startswith("gogoka-") else f"{outcomes[-1].extra.get('group')}-table"
             # Tansu 0.6 under-reports high watermarks (DESIGN.md §5): count on the mock only.
             if changelog and outcomes[-1].status == "ok" and broker.kind == "embedded":
                 outcomes[-1].extra["changelog_records"] = changelog_records(broker, changelog, args.partitions)
