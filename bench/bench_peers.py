@@ -395,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--go", default=None, help="go binary for the Go Goka contender (else $GOKA_BENCH_GO, PATH)")
     parser.add_argument("--gogoka-storage", default="memory",
                         help="comma-separated Go Goka storages to run: memory, leveldb")
-    parser.add_argument("--gogoka-kafka-version", default="2.1.0", help="sarama.Config.Version for Go Goka")
+    parser.add_argument("--gogoka-kafka-version", default="2.0.0",
+                        help="sarama.Config.Version for Go Goka (goka.DefaultConfig: 2.0.0)")
     parser.add_argument("--bytewax-recovery", action="store_true", help="turn Bytewax's SQLite recovery on")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per contender (and per pip install)")
     parser.add_argument("--json", type=Path, default=None, help="write results here")

@@ -34,11 +34,11 @@ import (
 
 // clock mirrors bench/peers/clock.py; tick is called concurrently by Goka's partition goroutines.
 type clock struct {
-	target                 int64
-	count                  atomic.Int64
-	firstMono, lastMono    time.Time
-	firstCPU, lastCPU      float64
-	done                   chan struct{}
+	target              int64
+	count               atomic.Int64
+	firstMono, lastMono time.Time
+	firstCPU, lastCPU   float64
+	done                chan struct{}
 }
 
 func cpuSeconds() float64 {
@@ -100,8 +100,12 @@ func (m *checkOnlyTopicManager) ensure(topic string, npar int) error {
 	return nil
 }
 
-func (m *checkOnlyTopicManager) EnsureTableExists(topic string, npar int) error  { return m.ensure(topic, npar) }
-func (m *checkOnlyTopicManager) EnsureStreamExists(topic string, npar int) error { return m.ensure(topic, npar) }
+func (m *checkOnlyTopicManager) EnsureTableExists(topic string, npar int) error {
+	return m.ensure(topic, npar)
+}
+func (m *checkOnlyTopicManager) EnsureStreamExists(topic string, npar int) error {
+	return m.ensure(topic, npar)
+}
 func (m *checkOnlyTopicManager) EnsureTopicExists(topic string, npar, _ int, _ map[string]string) error {
 	return m.ensure(topic, npar)
 }
@@ -117,7 +121,7 @@ func main() {
 	messages := flag.Int64("messages", 400000, "stop after this many messages")
 	store := flag.String("storage", "memory", "memory | leveldb")
 	stateDir := flag.String("state-dir", "", "LevelDB directory (-storage leveldb)")
-	version := flag.String("kafka-version", "2.1.0", "sarama.Config.Version")
+	version := flag.String("kafka-version", "2.0.0", "sarama.Config.Version (goka.DefaultConfig: 2.0.0)")
 	timeout := flag.Duration("timeout", 300*time.Second, "give up after this long")
 	flag.Parse()
 	if *brokers == "" || *messages < 2 {
@@ -130,7 +134,7 @@ func main() {
 		log.Fatal(err)
 	}
 	cfg := goka.DefaultConfig()
-	cfg.Version = kv
+	cfg.Version = kv // goka.DefaultConfig sets V2_0_0_0
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest // the input topic is pre-filled
 	goka.ReplaceGlobalConfig(cfg)
 
