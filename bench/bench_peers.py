@@ -18,7 +18,8 @@ messages per key in persistent state with a changelog and stops after all of the
   recovery off unless ``--bytewax-recovery`` (Bytewax snapshots to SQLite, not Kafka);
 - Go Goka (``gogoka``): github.com/lovoo/goka v1.1.16 on IBM/sarama, bench/peers/goka_go
   (``goka.Input`` + ``goka.Persist(codec.Int64)``, memory storage and, with
-  ``--gogoka-storage memory,leveldb``, Goka's default LevelDB storage too). Built with the
+  ``--gogoka-storage memory,leveldb``, Goka's default LevelDB storage too; ``none``: a raw
+  Sarama consume of the same topic, Go's ceiling on this broker). Built with the
   ``go`` binary of ``--go`` / ``$GOKA_BENCH_GO`` / ``PATH`` from the modules that
   bench/peers/goka_go/deps.py unpacked (no module proxy needed); skipped when there is no
   ``go`` or no unpacked modules.
@@ -394,7 +395,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="raw,goka,quix,bytewax,gogoka", help="comma-separated contenders to run")
     parser.add_argument("--go", default=None, help="go binary for the Go Goka contender (else $GOKA_BENCH_GO, PATH)")
     parser.add_argument("--gogoka-storage", default="memory",
-                        help="comma-separated Go Goka storages to run: memory, leveldb")
+                        help="comma-separated Go Goka storages to run: memory, leveldb; "
+                             "none = raw Sarama consume of the same topic (Go's ceiling on this broker)")
+    parser.add_argument("--gogoka-first", action="store_true", help="run Go Goka right after raw consume")
     parser.add_argument("--gogoka-kafka-version", default="2.0.0",
                         help="sarama.Config.Version for Go Goka (goka.DefaultConfig: 2.0.0)")
     parser.add_argument("--bytewax-recovery", action="store_true", help="turn Bytewax's SQLite recovery on")
@@ -458,7 +461,9 @@ def main(argv: list[str] | None = None) -> int:
         gogoka_storages = [s.strip() for s in args.gogoka_storage.split(",") if s.strip()]
         runs = [n for n in ("raw", "goka", "quix", "bytewax") if n in only]
         if "gogoka" in only:
-            runs += [f"gogoka-{s}" for s in gogoka_storages]
+            gogoka_runs = [f"gogoka-{s}" for s in gogoka_storages]
+            # --gogoka-first: right after raw consume (to see whether the order favours anyone)
+            runs = runs[:1] + gogoka_runs + runs[1:] if args.gogoka_first else runs + gogoka_runs
         for name in runs:
             try:
                 if name == "raw":
@@ -469,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
                     outcomes.append(run_goka(broker, args.messages, args.timeout))
                 elif name.startswith("gogoka-"):
                     store = name.split("-", 1)[1]
-                    label = f"Go Goka 1.1.16 ({store})"
+                    label = f"Go Goka 1.1.16 ({store})" if store != "none" else "raw Sarama 1.46.3 consume (Go)"
                     if gogoka_binary is None:
                         outcomes.append(Outcome(name, label, status="skipped", error=failures.get("gogoka", "")))
                     else:
@@ -478,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
                             # each storage run gets its own group, so it starts at offset 0 with
                             # an empty changelog (the changelog topic of one group is pre-created)
                             group = GOGOKA_GROUP if store == gogoka_storages[0] else f"{GOGOKA_GROUP}-{store}"
-                            if group != GOGOKA_GROUP:
+                            if group != GOGOKA_GROUP and store != "none":
                                 broker.create_topic(f"{group}-table", args.partitions)
                             outcomes.append(run_peer(
                                 name, label, gogoka_binary,
@@ -486,8 +491,10 @@ def main(argv: list[str] | None = None) -> int:
                                  "-messages", str(args.messages), "-storage", store, "-state-dir", state,
                                  "-kafka-version", args.gogoka_kafka_version, "-timeout", f"{args.timeout:.0f}s"],
                                 args.timeout + 60, log_dir,
-                                f"{store} storage, changelog record per message, sarama {args.gogoka_kafka_version}"))
-                            outcomes[-1].extra["group"] = group
+                                f"{store} storage, changelog record per message, sarama {args.gogoka_kafka_version}"
+                                if store != "none" else "Sarama partition consumers, no group, no state"))
+                            if store != "none":
+                                outcomes[-1].extra["group"] = group
                 elif name == "quix":
                     with tempfile.TemporaryDirectory(prefix="bench-peers-quix-") as state:
                         outcomes.append(peer(
@@ -504,7 +511,9 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as e:  # an optional contender must not end the whole run
                 outcomes.append(Outcome(name, name, status="failed", error=f"{type(e).__name__}: {e}"))
                 continue
-            changelog = CHANGELOGS.get(name) if not name.startswith("gogoka-") else f"{outcomes[-1].extra.get('group')}-table"
+            changelog = CHANGELOGS.get(name)
+            if name.startswith("gogoka-") and "group" in outcomes[-1].extra:
+                changelog = f"{outcomes[-1].extra['group']}-table"
             # Tansu 0.6 under-reports high watermarks (DESIGN.md §5): count on the mock only.
             if changelog and outcomes[-1].status == "ok" and broker.kind == "embedded":
                 outcomes[-1].extra["changelog_records"] = changelog_records(broker, changelog, args.partitions)

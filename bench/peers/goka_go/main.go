@@ -8,7 +8,8 @@
 // callback, after the state update; start-up stays outside the window.
 //
 // -storage memory (storage.MemoryBuilder) or leveldb (Goka's default LevelDB storage in
-// -state-dir). The topic manager only checks that the topics exist with the right partition
+// -state-dir); -storage none is no Goka at all: Sarama partition consumers of the input
+// topic with the same clock (Go's raw-consume ceiling on this broker). The topic manager only checks that the topics exist with the right partition
 // count (no CreateTopics / DescribeConfigs: librdkafka's mock cluster implements neither;
 // the bench pre-creates the changelog topic).
 package main
@@ -21,6 +22,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -123,6 +125,7 @@ func main() {
 	stateDir := flag.String("state-dir", "", "LevelDB directory (-storage leveldb)")
 	version := flag.String("kafka-version", "2.0.0", "sarama.Config.Version (goka.DefaultConfig: 2.0.0)")
 	timeout := flag.Duration("timeout", 300*time.Second, "give up after this long")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
 	flag.Parse()
 	if *brokers == "" || *messages < 2 {
 		log.Fatal("need -brokers and -messages >= 2")
@@ -134,9 +137,26 @@ func main() {
 		log.Fatal(err)
 	}
 	cfg := goka.DefaultConfig()
-	cfg.Version = kv // goka.DefaultConfig sets V2_0_0_0
+	cfg.Version = kv                                   // goka.DefaultConfig sets V2_0_0_0
 	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest // the input topic is pre-filled
 	goka.ReplaceGlobalConfig(cfg)
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	c := &clock{target: *messages, done: make(chan struct{})}
+	if *store == "none" {
+		failed := rawConsume(addrs, cfg, *topic, c, *timeout)
+		report(c, map[string]any{"storage": "none (sarama consume)", "kafka_version": kv.String()}, failed)
+		return
+	}
 
 	var sb storage.Builder
 	switch *store {
@@ -151,7 +171,6 @@ func main() {
 		log.Fatalf("unknown -storage %q", *store)
 	}
 
-	c := &clock{target: *messages, done: make(chan struct{})}
 	count := func(ctx goka.Context, msg interface{}) {
 		var n int64
 		if v := ctx.Value(); v != nil {
@@ -201,15 +220,52 @@ func main() {
 	case <-time.After(30 * time.Second):
 		fmt.Fprintln(os.Stderr, "processor did not stop within 30 s")
 	}
-	r := c.result(map[string]any{
+	report(c, map[string]any{
 		"storage":       *store,
 		"kafka_version": kv.String(),
 		"startup_go_s":  c.firstMono.Sub(started).Seconds(),
-	})
-	out, _ := json.Marshal(r)
+	}, failed)
+}
+
+// report prints the RESULT line; a failure is printed to stderr after it.
+func report(c *clock, extra map[string]any, failed error) {
+	out, _ := json.Marshal(c.result(extra))
 	fmt.Printf("RESULT %s\n", out)
 	if failed != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, failed)
 		os.Exit(1)
+	}
+}
+
+// rawConsume reads every partition of topic from the oldest offset with Sarama's
+// partition consumers (no group, no state), one clock tick per message.
+func rawConsume(addrs []string, cfg *sarama.Config, topic string, c *clock, timeout time.Duration) error {
+	consumer, err := sarama.NewConsumer(addrs, cfg)
+	if err != nil {
+		return err
+	}
+	defer consumer.Close()
+	parts, err := consumer.Partitions(topic)
+	if err != nil {
+		return err
+	}
+	for _, p := range parts {
+		pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			return err
+		}
+		defer pc.Close()
+		go func() {
+			for range pc.Messages() {
+				c.tick()
+			}
+		}()
+	}
+	select {
+	case <-c.done:
+		return nil
+	case <-time.After(timeout):
+		return errors.New("timed out")
 	}
 }
