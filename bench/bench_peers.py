@@ -428,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"# building Go Goka with {go}", flush=True)
             gogoka_binary, go_version, why = build_gogoka(go, args.timeout)
-            versions["go"] = go_version
+            versions["go"] = go_version.removeprefix("go version ")
             versions["Go Goka"] = "github.com/lovoo/goka v1.1.16, github.com/IBM/sarama v1.46.3 (bench/peers/goka_go/deps.py)"
             if why:
                 failures["gogoka"] = why
