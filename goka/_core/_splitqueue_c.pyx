@@ -26,7 +26,6 @@ Semantics relied on (librdkafka ``rdkafka.h`` / ``rdkafka_queue.c``):
 import os
 import select
 
-cimport cython
 from libc.stdint cimport uintptr_t
 from cpython.ref cimport PyObject
 
