@@ -19,7 +19,7 @@ _EPILOG = """examples:
   goka topics create clicks-table --partitions 8 --table
   goka topics create audit --partitions 2 --topic-config retention.ms=86400000
   goka topics list
-  goka topics describe clicks-table --timeout 3"""
+  goka topics describe clicks-table"""
 
 
 def add_parser(sub: Any) -> None:
