@@ -186,13 +186,15 @@ def message_batches(keys: list[list[bytes]]) -> list[list[Any]]:
 
 
 class FakeMessage:
-    """What the partition processor reads of a confluent-kafka message."""
+    """What the partition processor reads of a confluent-kafka message (a click of
+    ``key`` on ``TOPIC``, partition 0, at ``ts`` ms)."""
 
-    __slots__ = ("_offset", "_key")
+    __slots__ = ("_offset", "_key", "_ts")
 
-    def __init__(self, offset: int, key: bytes) -> None:
+    def __init__(self, offset: int, key: bytes, ts: int = TIMESTAMP) -> None:
         self._offset = offset
         self._key = key
+        self._ts = ts
 
     def topic(self) -> str:
         return TOPIC
@@ -210,7 +212,7 @@ class FakeMessage:
         return b"click"
 
     def timestamp(self) -> tuple[int, int]:
-        return (1, TIMESTAMP)
+        return (1, self._ts)
 
     def headers(self) -> None:
         return None
@@ -257,6 +259,17 @@ class InstantProducer:
             self.produce(topic, record["value"], record["key"], partition, None, on_delivery)
 
 
+def partition_processor(partition: Any, graph: Any, failures: list[BaseException], **kw: Any) -> Any:
+    """``partition.PartitionProcessor`` (a twin module or ``goka._core.partition``) for
+    partition 0 of ``graph``: every topic has one partition, records go to an
+    :class:`InstantProducer`, failures are appended to ``failures``; ``kw`` adds the
+    storages (``storage``, ``window_storages``)."""
+    return partition.PartitionProcessor(
+        graph, 0, produce_batch=InstantProducer().produce_batch, partitions_of=lambda topic: 1, hasher=goka_hash,
+        fail=failures.append, joins={}, lookups={}, nil_handling=goka.NilHandling.IGNORE, **kw,
+    )
+
+
 class ProcessorRun:
     """One pass of the messages through a fresh partition processor over a new LMDB store."""
 
@@ -265,15 +278,10 @@ class ProcessorRun:
         self.path = tempfile.mkdtemp(prefix=f"run-{partition.__name__.rsplit('.', 1)[-1]}-", dir=directory)
         self.storage = LMDB(self.path).open(graph.table_topic, 0)
         self.failures: list[BaseException] = []
-        producer = InstantProducer()
         saved = getattr(partition, "Dispatcher")
         setattr(partition, "Dispatcher", dispatch.Dispatcher)  # the module's name for it
         try:
-            self.pp = partition.PartitionProcessor(
-                graph, 0, produce_batch=producer.produce_batch, partitions_of=lambda topic: 1, hasher=goka_hash,
-                fail=self.failures.append, storage=self.storage, joins={}, lookups={},
-                nil_handling=goka.NilHandling.IGNORE,
-            )
+            self.pp = partition_processor(partition, graph, self.failures, storage=self.storage)
         finally:
             setattr(partition, "Dispatcher", saved)
 

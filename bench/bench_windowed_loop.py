@@ -6,7 +6,7 @@ The per-partition share of ``bench_end_to_end.py windowed``: ``--messages`` clic
 ``--keys`` users in one partition, 40 ms of event time apart (a window closes every minute
 of event time), in batches of 500 through ``PartitionProcessor`` (the twin this process
 selects: ``GOKA_NO_EXTENSIONS=1`` for the pure one) with a producer that acknowledges at
-once (``bench_core_loop.InstantProducer``), LMDB storage, ``end_batch()``,
+once (``bench_core_loop.partition_processor``), LMDB storage, ``end_batch()``,
 ``close_windows()`` and ``advance()`` after every batch as ``KafkaProcessor`` does. The
 windowed group counts per user and minute (``goka.Tumbling(timedelta(minutes=1))``), the
 plain one is click-count (``Persist(Int64)``). The two alternate for ``--rounds`` rounds,
@@ -28,51 +28,13 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import goka  # noqa: E402
-from bench_core_loop import InstantProducer  # noqa: E402
+from bench_core_loop import TOPIC, FakeMessage, count, partition_processor  # noqa: E402
 from goka import codec  # noqa: E402
-from goka._core.partition import PartitionProcessor  # noqa: E402
-from goka.hash import goka as goka_hash  # noqa: E402
+from goka._core import partition  # noqa: E402
 from goka.storage.lmdb import LMDB  # noqa: E402
 
 T0 = 1_700_000_040_000  # a minute boundary (ms)
 BATCH = 500
-
-
-class Msg:
-    """What the partition processor reads of a confluent-kafka message."""
-
-    __slots__ = ("_offset", "_key", "_ts")
-
-    def __init__(self, offset: int, key: bytes, ts: int) -> None:
-        self._offset, self._key, self._ts = offset, key, ts
-
-    def topic(self) -> str:
-        return "user-clicks"
-
-    def partition(self) -> int:
-        return 0
-
-    def offset(self) -> int:
-        return self._offset
-
-    def key(self) -> bytes:
-        return self._key
-
-    def value(self) -> bytes:
-        return b"click"
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, self._ts)
-
-    def headers(self) -> None:
-        return None
-
-    def error(self) -> None:
-        return None
-
-
-def count_click(ctx: goka.Context, _: str) -> None:
-    ctx.set_value((ctx.value() or 0) + 1)
 
 
 def count_window(ctx: goka.Context, _: str) -> None:
@@ -81,23 +43,21 @@ def count_window(ctx: goka.Context, _: str) -> None:
         minute.set_value((minute.value() or 0) + 1)
 
 
-def run(msgs: list[Msg], windowed: bool) -> float:
+def run(msgs: list[FakeMessage], windowed: bool) -> float:
     """msgs/s of one pass through a fresh partition processor."""
     path = tempfile.mkdtemp(prefix="windowed-loop-")
     lmdb = LMDB(path)
     kw: dict[str, Any]
     if windowed:
-        graph = goka.define_group("w", goka.Input("user-clicks", codec.String(), count_window),
+        graph = goka.define_group("w", goka.Input(TOPIC, codec.String(), count_window),
                                   goka.Window("per-minute", goka.Tumbling(timedelta(minutes=1)), codec.Int64()))
         kw = {"storage": None, "window_storages": {"per-minute": lmdb.open("w-per-minute", 0)}}
     else:
-        graph = goka.define_group("p", goka.Input("user-clicks", codec.String(), count_click),
+        graph = goka.define_group("p", goka.Input(TOPIC, codec.String(), count),
                                   goka.Persist(codec.Int64()))
         kw = {"storage": lmdb.open(graph.table_topic, 0)}
     failures: list[BaseException] = []
-    pp = PartitionProcessor(graph, 0, produce_batch=InstantProducer().produce_batch, partitions_of=lambda t: 1,
-                            hasher=goka_hash, fail=failures.append, joins={}, lookups={},
-                            nil_handling=goka.NilHandling.IGNORE, **kw)
+    pp = partition_processor(partition, graph, failures, **kw)
     start = time.perf_counter()
     for i in range(0, len(msgs), BATCH):
         for msg in msgs[i:i + BATCH]:
@@ -122,7 +82,7 @@ def main() -> None:
     from goka._core import loaded
 
     rnd = random.Random(1)
-    msgs = [Msg(i, b"user-%d" % rnd.randrange(args.keys), T0 + 40 * i) for i in range(args.messages)]
+    msgs = [FakeMessage(i, b"user-%d" % rnd.randrange(args.keys), T0 + 40 * i) for i in range(args.messages)]
     best = {False: 0.0, True: 0.0}
     for _ in range(args.rounds):
         for windowed in (False, True):

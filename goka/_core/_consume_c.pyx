@@ -26,23 +26,16 @@ client's name checked). Semantics relied on (librdkafka ``rdkafka.h`` /
   empty queue gets an op (re-armed by each read): enabled on the consumer queue and on
   every split queue, it is what :meth:`PartitionQueues.consume` sleeps on.
 """
-import os
-import select
-
 cimport cython
 from libc.stdint cimport int32_t, int64_t, uintptr_t
 from cpython.bytes cimport PyBytes_FromStringAndSize
-from cpython.ref cimport PyObject
 
-from goka._core._rdkafka cimport (
-    goka_rdk_message_t, goka_rdk_handle_head, goka_rdk_header_get_all_f, goka_rdk_headers_destroy_f,
-    goka_rdk_consumer_api, goka_rdk_bind_consumer,
-)
+from goka._core._rdkafka cimport goka_rdk_message_t, goka_rdk_header_get_all_f, goka_rdk_headers_destroy_f
+from goka._core._splitqueue_c cimport SplitQueues
 
 __all__ = ["PartitionQueues", "Record"]
 
 DEF CHUNK = 1024
-cdef const char *WAKE = b"w"
 
 # set by the first PartitionQueues (the same library for every client of the process)
 cdef goka_rdk_header_get_all_f _header_get_all = NULL
@@ -117,81 +110,21 @@ cdef class Record:
         return f"<Record {self._topic}/{self._partition}@{self._offset}>"
 
 
-cdef class PartitionQueues:
-    """Per-partition queues of a group consumer read in C (see the twin)."""
+cdef class PartitionQueues(SplitQueues):
+    """Per-partition queues of a group consumer read in C (see the twin); the queues, the
+    wake-up pipe and the consumer queue's wake-ups are ``SplitQueues``'."""
 
-    cdef readonly object consumer
     cdef object make_error
-    cdef void *rk
-    cdef void *main           # the consumer queue (for its wake-ups only)
-    cdef dict queues          # (topic, partition) -> (address of its rd_kafka_queue_t, topic)
-    cdef int rfd, wfd
-    cdef object poller        # select.poll on rfd (select() is limited to fds < 1024)
-    cdef Py_ssize_t turn
-    cdef goka_rdk_consumer_api api
-
-    def __cinit__(self):
-        self.rfd = -1
-        self.wfd = -1
-        self.queues = {}
 
     def __init__(self, consumer, functions=None, make_error=None):
         global _header_get_all, _headers_destroy
         if not functions or make_error is None:
             raise ValueError("the compiled PartitionQueues needs librdkafka's entry points and make_error")
-        self.consumer = consumer
         self.make_error = make_error
-        goka_rdk_bind_consumer(&self.api, consumer, functions)
-        self.rk = self.api.rk
+        self.discard_removed = True
+        self._open(consumer, functions, True)
         _header_get_all = self.api.header_get_all
         _headers_destroy = self.api.headers_destroy
-        self.main = self.api.get_consumer(self.rk)
-        if self.main is NULL:
-            raise ValueError("the consumer is not a group consumer")
-        self.rfd, self.wfd = os.pipe()
-        os.set_blocking(self.rfd, False)
-        os.set_blocking(self.wfd, False)
-        self.poller = select.poll()
-        self.poller.register(self.rfd, select.POLLIN)
-        self.api.io_event(self.main, self.wfd, WAKE, 1)
-
-    def __len__(self):
-        return len(self.queues)
-
-    def add(self, str topic, int partition):
-        cdef void *q
-        slot = (topic, partition)
-        if slot in self.queues or self.wfd < 0:
-            return slot in self.queues
-        q = self.api.get_partition(self.rk, topic.encode("utf-8"), partition)
-        if q is NULL:
-            return False
-        self.api.forward(q, NULL)
-        self.api.io_event(q, self.wfd, WAKE, 1)
-        self.queues[slot] = (<uintptr_t>q, topic)
-        return True
-
-    def remove(self, str topic, int partition):
-        entry = self.queues.pop((topic, partition), None)
-        if entry is not None:
-            self._release(<void*><uintptr_t>entry[0], True)
-
-    cdef void _release(self, void *q, bint discard):
-        cdef goka_rdk_message_t *buf[CHUNK]
-        cdef Py_ssize_t n = CHUNK, i
-        # what the queue still holds belongs to the revoked assignment: dropped, as the
-        # consumer queue drops it (the version barrier of the revocation)
-        while discard and n == CHUNK:
-            n = self.api.consume_batch(q, 0, buf, CHUNK)
-            for i in range(n):
-                self.api.message_destroy(buf[i])
-        self.api.io_event(q, -1, NULL, 0)
-        # forwarded back to the consumer queue: a split partition is never forwarded again
-        # by librdkafka itself, so whatever reads the partition next (an assignment without
-        # add(), the consumer after close()) finds its records on the consumer queue
-        if self.main is not NULL:
-            self.api.forward(q, self.main)
-        self.api.queue_destroy(q)
 
     def consume(self, Py_ssize_t max_records, double timeout):
         cdef list msgs, records
@@ -272,41 +205,3 @@ cdef class PartitionQueues:
                 if n < want:
                     break
         return out
-
-    cdef _clear_wake(self):
-        try:
-            while os.read(self.rfd, 4096):
-                pass
-        except BlockingIOError:
-            pass
-
-    def close(self):
-        queues, self.queues = self.queues, {}
-        for address, _ in queues.values():
-            self._release(<void*><uintptr_t>address, False)
-        if self.main is not NULL:
-            self.api.io_event(self.main, -1, NULL, 0)
-            self.api.queue_destroy(self.main)  # before the consumer closes (rdkafka.h)
-            self.main = NULL
-        if self.rfd >= 0:
-            os.close(self.rfd)
-            os.close(self.wfd)
-            self.rfd = self.wfd = -1
-
-    def __dealloc__(self):
-        # close() is the way out. A dropped object releases its queues only while the
-        # consumer's client still exists (confluent-kafka clears the pointer on close)
-        cdef void *rk = NULL
-        if self.consumer is not None:
-            rk = (<goka_rdk_handle_head*><PyObject*>self.consumer).rk
-        if rk is not NULL and rk == self.rk:
-            for address, _ in self.queues.values():
-                self._release(<void*><uintptr_t>address, False)
-            if self.main is not NULL:
-                self.api.io_event(self.main, -1, NULL, 0)
-                self.api.queue_destroy(self.main)
-        self.queues = {}
-        self.main = NULL
-        if self.rfd >= 0:
-            os.close(self.rfd)
-            os.close(self.wfd)

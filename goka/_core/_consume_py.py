@@ -32,27 +32,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from goka._core._splitqueue_py import SplitQueues
+
 __all__ = ["PartitionQueues"]
 
 
-class PartitionQueues:
-    """Per-partition queues of ``consumer`` (see the module docstring). ``functions``
-    holds the librdkafka entry points the compiled twin calls and ``make_error(code,
-    text)`` builds the error object of an error record (confluent-kafka's
-    ``KafkaError``); both unused here."""
+class PartitionQueues(SplitQueues):
+    """Per-partition queues of ``consumer`` (see the module docstring; ``len``, ``add``,
+    ``remove`` and ``close`` are :class:`~goka._core._splitqueue_py.SplitQueues`').
+    ``functions`` holds the librdkafka entry points the compiled twin calls and
+    ``make_error(code, text)`` builds the error object of an error record
+    (confluent-kafka's ``KafkaError``); both unused here."""
 
     def __init__(self, consumer: Any, functions: dict[str, int] | None = None, make_error: Any = None) -> None:
-        self.consumer = consumer
-
-    def __len__(self) -> int:
-        """How many partitions are split."""
-        return 0
-
-    def add(self, topic: str, partition: int) -> bool:
-        return False
-
-    def remove(self, topic: str, partition: int) -> None:
-        return None
+        super().__init__(consumer)
 
     def consume(self, max_records: int, timeout: float) -> list[Any]:
         consumer = self.consumer
@@ -63,6 +56,3 @@ class PartitionQueues:
         if first is None:
             return []
         return [first, *consumer.consume(max_records - 1, 0)]
-
-    def close(self) -> None:
-        return None

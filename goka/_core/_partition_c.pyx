@@ -5,8 +5,8 @@
 each class and method does. This twin keeps the same public names, signatures, results,
 exceptions and messages, and makes the per-message path cheap:
 
-- ``Generation``, ``TableCache``, ``Ticket``, ``BatchAck`` and ``PartitionProcessor`` are
-  extension types; counters (pending units, offsets, outbox size) are C integers and the
+- ``Generation``, ``TableCache`` (``_tablecache_c.pxd``), ``Ticket``, ``BatchAck``
+  (``_ack_c.pxd``) and ``PartitionProcessor`` are extension types; counters (pending units, offsets, outbox size) are C integers and the
   references between them are typed, so the bookkeeping is C field access;
 - ``process`` calls the compiled dispatcher's ``process`` as a C function (handing it the
   message: headers are read only when the callback asks), the compiled dispatcher calls
@@ -32,6 +32,7 @@ from cpython.list cimport PyList_Append, PyList_Clear, PyList_GET_SIZE
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid, PyCapsule_New
 from cpython.ref cimport PyObject
 
+from goka._core._ack_c cimport BatchAck, Ticket, _Done
 from goka._core._produce_c cimport Record, absent, new_record
 from goka._core._tablecache_c cimport Generation, TableCache
 
@@ -39,13 +40,14 @@ import logging
 import time
 from collections import deque
 
+from goka._core._ack_c import _no_defer, _ticket_done
 from goka._core.dispatch import Dispatcher  # a module global: the bench swaps it per twin
 from goka._core.failure import handle_failure, policies_of
 from goka._core.timers import Timers, TimerUndo
 from goka._core.windows import Windows, own_generations
-from goka.errors import ProcessingError, ProduceError
+from goka.errors import ProduceError
 
-__all__ = ["PartitionProcessor", "Ticket", "BatchAck", "process_batch"]
+__all__ = ["PartitionProcessor", "process_batch"]
 
 log = logging.getLogger("goka.processor")
 
@@ -59,136 +61,6 @@ cdef object _deque = deque
 # the last argument the message (its headers are read only if the callback asks)
 ctypedef int (*_process_f)(object d, object topic, object offset, object key, object value, object timestamp_ms,
                            object msg) except -1
-
-
-@cython.final
-cdef class Ticket:
-    """What the messages of one topic in one batch still wait for before their offsets
-    may be committed; ``offset`` is the last one processed successfully (-1: none)."""
-
-    cdef public PartitionProcessor pp
-    cdef public object topic
-    cdef public long long offset
-    cdef public Py_ssize_t pending
-    cdef public Py_ssize_t count  # messages processed, not yet added to pp.consumed (see _fold)
-
-    def __init__(self, PartitionProcessor pp, topic):
-        self.pp = pp
-        self.topic = topic
-        self.offset = -1
-        self.pending = 0
-        self.count = 0
-
-    def deferred(self):
-        self.pending += 1
-        return _Done(self)
-
-
-@cython.final
-cdef class _Done:
-    """``done(exc=None)`` of one deferred commit; only the first call counts."""
-
-    cdef Ticket ticket
-    cdef bint called
-
-    def __init__(self, Ticket ticket):
-        self.ticket = ticket
-        self.called = False
-
-    def __call__(self, exc=None):
-        cdef Ticket ticket = self.ticket
-        cdef PartitionProcessor pp
-        if self.called:
-            return
-        self.called = True
-        if exc is not None:
-            pp = ticket.pp
-            pp.fail(ProcessingError(
-                f"deferred commit failed: {exc!r}", group=pp.group, topic=ticket.topic,
-                partition=pp.partition, offset=ticket.offset))
-            return
-        ticket.pending -= 1
-
-    def cancel(self):
-        if not self.called:
-            self.called = True
-            self.ticket.pending -= 1
-
-
-@cython.final
-cdef class BatchAck:
-    """The records one batch produced, acknowledged together (``reports`` delivery reports
-    expected: one per record, or one per ``(topic, partition)``)."""
-
-    cdef public PartitionProcessor pp
-    cdef public list tickets
-    cdef public Generation gen
-    cdef public Py_ssize_t remaining
-    cdef public dict outbox
-    cdef public dict own
-
-    def __init__(self, PartitionProcessor pp, list tickets, Generation gen, Py_ssize_t reports,
-                 dict outbox=None, *, dict own=None):
-        cdef Ticket ticket
-        cdef Generation ogen
-        self.pp = pp
-        self.tickets = tickets
-        self.gen = gen
-        self.remaining = reports
-        self.outbox = outbox
-        self.own = own  # the batch's writes to the timer and window topics, by topic
-        for ticket in tickets:
-            ticket.pending += 1
-        if gen is not None:
-            gen.pending += 1
-        if own is not None:
-            for ogen in own.values():
-                ogen.pending += 1
-
-    def ack(self, err, msg):
-        cdef PartitionProcessor pp
-        cdef Generation gen, ogen
-        cdef Ticket ticket
-        cdef long long offset
-        if err is not None:
-            self.pp.fail(self.error(err, msg))
-            return
-        gen = self.gen
-        if gen is not None and msg.topic() == self.pp.table_topic:
-            offset = msg.offset()
-            if offset > gen.offset:
-                gen.offset = offset
-        elif self.own is not None:
-            ogen = self.own.get(msg.topic())
-            if ogen is not None and msg.offset() > ogen.offset:
-                ogen.offset = msg.offset()
-        self.remaining -= 1
-        if self.remaining == 0:
-            self.outbox = None  # (with one report per partition, a record holds this ack)
-            for ticket in self.tickets:
-                ticket.pending -= 1
-            if gen is not None:
-                gen.pending -= 1
-            if self.own is not None:
-                for ogen in self.own.values():
-                    ogen.pending -= 1
-
-    def error(self, err, msg):
-        """The error of a failed delivery: where the record went, its key, and the input
-        message that produced it (found among the batch's records by key and value)."""
-        topic, partition, key = msg.topic(), msg.partition(), msg.key()
-        source = None
-        for record in (self.outbox or {}).get((topic, partition), ()):
-            if record["key"] == key:
-                source = self.pp.record_source(record)
-                if record["value"] == msg.value():
-                    break
-        return ProduceError(err.str(), group=self.pp.group, produce_topic=topic, produce_partition=partition,
-                            key=key, source=source, code=err.code())
-
-
-def _no_defer(exc=None):
-    return None
 
 
 cdef list _header_list(headers):
@@ -764,10 +636,6 @@ cdef class PartitionProcessor:
 
 cdef int _sink_emit(object pp, object topic, object key, object value, object headers) except -1:
     return (<PartitionProcessor>pp)._emit(topic, key, value, headers)
-
-
-def _ticket_done(Ticket ticket):
-    return ticket.pending == 0
 
 
 def _sleep(seconds):

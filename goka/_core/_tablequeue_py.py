@@ -28,34 +28,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from goka._core._splitqueue_py import SplitQueues
+
 __all__ = ["TableQueues"]
 
 Batch = tuple[str, int, list[tuple[bytes, "bytes | None"]], int, bool]
 Event = tuple[str, int, int, int, str]
 
 
-class TableQueues:
-    """Per-partition queues of ``consumer`` (see the module docstring). ``functions``
-    holds the librdkafka entry points the compiled twin calls; unused here."""
+class TableQueues(SplitQueues):
+    """Per-partition queues of ``consumer`` (see the module docstring; ``len``, ``add``,
+    ``remove`` and ``close`` are :class:`~goka._core._splitqueue_py.SplitQueues`').
+    ``functions`` holds the librdkafka entry points the compiled twin calls; unused here."""
 
     def __init__(self, consumer: Any, functions: dict[str, int] | None = None) -> None:
-        self.consumer = consumer
-
-    def __len__(self) -> int:
-        """How many partitions are split."""
-        return 0
-
-    def add(self, topic: str, partition: int) -> bool:
-        return False
-
-    def remove(self, topic: str, partition: int) -> None:
-        return None
+        super().__init__(consumer)
 
     def drain(self, max_records: int) -> tuple[list[Batch], list[Event]]:
         return [], []
 
     def wait(self, timeout: float) -> None:
-        return None
-
-    def close(self) -> None:
         return None

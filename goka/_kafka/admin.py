@@ -169,6 +169,12 @@ class _AdminBackend:
     def configs(self, topic: str) -> dict[str, str] | None:
         """The topic's configs as the broker reports them (DescribeConfigs), ``None`` when
         it does not (e.g. librdkafka's mock cluster)."""
+        md = self._metadata()
+        if md.controller_id not in md.brokers:
+            # DescribeConfigs goes to the controller: librdkafka would wait for one until the
+            # request times out (librdkafka's mock cluster, i.e. an EmbeddedCluster, reports none)
+            log.debug("DescribeConfigs of %r skipped: %s reports no controller", topic, self.bootstrap)
+            return None
         resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
         try:
             (future,) = self._client().describe_configs([resource], request_timeout=self._timeout).values()

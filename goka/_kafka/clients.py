@@ -138,6 +138,21 @@ _FETCH = {
     "queued.min.messages": 200000,
 }
 
+#: Added for the consumers of a :class:`goka.EmbeddedCluster` (given as the cluster object
+#: or a :class:`goka.Kafka` built from one): librdkafka's mock cluster answers a fetch that
+#: finds no data only after ``fetch.wait.max.ms`` (librdkafka's default: 500 ms), even when
+#: records arrive meanwhile (a Kafka broker answers as they arrive), so an idle consumer
+#: there sees up to that much latency per record. A shorter wait costs a few more fetch
+#: requests on an in-process cluster; configuration the user gives still wins.
+EMBEDDED_FETCH_WAIT_MS = 50
+
+
+def _fetch_defaults(brokers: Any) -> dict[str, Any]:
+    """A consumer's fetch tuning for ``brokers`` (see :data:`EMBEDDED_FETCH_WAIT_MS`)."""
+    if cluster_of(brokers) is None:
+        return _FETCH
+    return {"fetch.wait.max.ms": EMBEDDED_FETCH_WAIT_MS, **_FETCH}
+
 
 def group_consumer(brokers: Any, group: str, *, client_id: str, auto_offset_reset: str,
                    overrides: Mapping[str, Any] | None = None) -> Consumer:
@@ -152,7 +167,7 @@ def group_consumer(brokers: Any, group: str, *, client_id: str, auto_offset_rese
         "heartbeat.interval.ms": 3000,
         "auto.commit.interval.ms": 1000,
         "logger": rdkafka_log,
-        **_FETCH,
+        **_fetch_defaults(brokers),
     }, {
         "group.id": group,
         "partition.assignment.strategy": "range",  # co-partitioned inputs: same partitions together
@@ -169,7 +184,7 @@ def reader_consumer(brokers: Any, *, client_id: str, overrides: Mapping[str, Any
     return Consumer(_configure({
         "client.id": client_id,
         "logger": rdkafka_log,
-        **_FETCH,
+        **_fetch_defaults(brokers),
     }, {
         # librdkafka requires a group.id even for assign(); it is never joined or committed.
         "group.id": client_id,

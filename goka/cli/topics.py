@@ -57,6 +57,8 @@ def add_parser(sub: Any) -> None:
     describe.add_argument("names", nargs="+", metavar="NAME", help="topic to describe")
 
     for q in (create, listing, describe):
+        q.add_argument("--timeout", type=float, default=10.0, metavar="S",
+                       help="seconds to wait for each request to the brokers (default 10)")
         add_brokers(q)
         add_log_level(q, "WARNING")
         q.set_defaults(func=run)
@@ -67,8 +69,10 @@ def run(args: argparse.Namespace) -> int:
 
     brokers = brokers_from_args(args)
     try:
+        if not args.timeout > 0:
+            raise ValueError(f"--timeout must be > 0 seconds, got {args.timeout:g}")
         replication = getattr(args, "replication", None)
-        with TopicManager(brokers, replication=replication) as tm:
+        with TopicManager(brokers, replication=replication, request_timeout=args.timeout) as tm:
             if args.action == "create":
                 return _create(tm, args)
             if args.action == "list":

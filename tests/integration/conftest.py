@@ -22,7 +22,6 @@ import pytest
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from goka._kafka import clients
 from goka.cluster import EmbeddedCluster
 
 __all__ = ["BrokerEnv", "TansuBroker", "free_port", "tansu_binary", "wait_until"]
@@ -36,7 +35,6 @@ START_TIMEOUT = 30.0
 # The mock cluster delays every rebalance after a group's first join by session.timeout.ms
 # minus 1 s (rdkafka_mock_cgrp.c); a short session keeps restarts and joins quick.
 EMBEDDED_GROUP_CONFIG = {"session.timeout.ms": 3000, "heartbeat.interval.ms": 1000}
-FETCH_WAIT_MS = 50  # see _short_fetch_wait
 TANSU_GROUP_CONFIG = {"session.timeout.ms": 4000, "heartbeat.interval.ms": 1000}
 # Environment variables tansu reads; cleared so that only the command line counts.
 _TANSU_ENV = ("CLUSTER_ID", "LISTENER_URL", "ADVERTISED_LISTENER_URL", "STORAGE_ENGINE",
@@ -212,18 +210,3 @@ def broker(request: pytest.FixtureRequest) -> BrokerEnv:
         return BrokerEnv("embedded", cluster, cluster.brokers, dict(EMBEDDED_GROUP_CONFIG))
     bootstrap: str = request.getfixturevalue("tansu")
     return BrokerEnv("tansu", bootstrap, bootstrap, dict(TANSU_GROUP_CONFIG))
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _short_fetch_wait() -> Iterator[None]:
-    """Consumers goka builds in this process wait at most ``FETCH_WAIT_MS`` for data in a fetch
-    (librdkafka's default ``fetch.wait.max.ms`` is 500) unless a test's consumer_config says
-    otherwise. The embedded cluster answers a fetch that finds no data only after that wait,
-    even when records arrive meanwhile (Kafka and Tansu answer as they arrive: measured 130 ms
-    vs 1 ms after an idle 370 ms), so every idle consumer there saw up to 500 ms more latency
-    per record -- at each recovery and each round of emit-then-wait (six integration files
-    on the embedded cluster: 104 s -> 84 s). Only when a fetch returns changes; no test
-    depends on the wait (test_kafka_config's override of it still wins)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(clients._FETCH, "fetch.wait.max.ms", FETCH_WAIT_MS)
-        yield

@@ -3,8 +3,10 @@ are reported) and on an EmbeddedCluster held by the test (inspection works, crea
 another process is refused with a clear message)."""
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
@@ -76,10 +78,15 @@ def test_on_an_embedded_cluster_inspection_works_creation_says_why_not(embedded_
         emitter.emit("alice", "click").result(15)
     listed = goka_topics("list", "-b", embedded_cluster.brokers)
     assert listed.returncode == 0 and "clicks\t2" in listed.stdout.splitlines()
+    started = time.monotonic()
     described = goka_topics("describe", "clicks", "-b", embedded_cluster.brokers)
+    took = time.monotonic() - started
     assert described.returncode == 0, described.stderr
     assert "topic clicks: 2 partitions, 1 records, compacted: not reported by the broker" in described.stdout
     assert "configs: not reported by the broker" in described.stdout
+    # the cluster reports no controller, which DescribeConfigs needs: not asked (librdkafka
+    # would wait for a controller until the request timeout, 10 s)
+    assert took < 6, f"goka topics describe took {took:.1f} s on the embedded cluster"
 
     made = goka_topics("create", "new-topic", "--partitions", "2", "-b", embedded_cluster.brokers)
     assert made.returncode == 1
@@ -97,3 +104,21 @@ def test_bad_arguments_exit_2_or_1() -> None:
     assert goka_topics("create", "x").returncode == 2  # --partitions is required
     bad = goka_topics("create", "x", "--partitions", "0", "-b", "127.0.0.1:1")
     assert bad.returncode == 1 and "--partitions must be >= 1" in bad.stderr
+
+
+def test_timeout_bounds_each_request() -> None:
+    """``--timeout S`` bounds the wait for brokers that do not answer (default 10 s)."""
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = time.monotonic()
+    result = goka_topics("list", "-b", f"127.0.0.1:{port}", "--timeout", "1")
+    took = time.monotonic() - started
+    assert result.returncode == 1
+    assert f"goka topics list: metadata request to 127.0.0.1:{port} failed" in result.stderr
+    assert took < 6, f"goka topics list --timeout 1 took {took:.1f} s"
+    for bad in ("0", "-1", "nan"):
+        refused = goka_topics("describe", "x", "-b", f"127.0.0.1:{port}", "--timeout", bad)
+        assert refused.returncode == 1
+        assert refused.stderr.strip() == f"goka topics describe: --timeout must be > 0 seconds, got {float(bad):g}"
+    assert goka_topics("list", "--timeout", "soon").returncode == 2  # not a number: argparse

@@ -200,6 +200,26 @@ def test_topic_manager_on_an_embedded_cluster_object_inside_kafka_uses_its_setti
                                            "bootstrap.servers": "127.0.0.1:1"})]
 
 
+def test_consumers_of_an_embedded_cluster_wait_briefly_for_data(recorder: Recorder) -> None:
+    """The mock cluster answers an empty fetch only after fetch.wait.max.ms (500 ms by
+    default) even when records arrive meanwhile: goka's consumers of an EmbeddedCluster
+    (the object, or a goka.Kafka built from it) wait 50 ms; a broker address keeps
+    librdkafka's default; what the user configures wins."""
+    cluster = _Cluster()
+    for brokers in (cluster, Kafka(cluster, {"client.id": "x"})):
+        clients.group_consumer(brokers, "g", client_id="goka-g", auto_offset_reset="earliest")
+        clients.reader_consumer(brokers, client_id="goka-r")
+    clients.producer(cluster, client_id="goka-p")
+    clients.group_consumer("127.0.0.1:1", "g", client_id="goka-g", auto_offset_reset="earliest")
+    clients.reader_consumer(Kafka("127.0.0.1:1"), client_id="goka-r")
+    clients.group_consumer(cluster, "g", client_id="goka-g", auto_offset_reset="earliest",
+                           overrides={"fetch.wait.max.ms": 300})
+    clients.reader_consumer(Kafka(cluster, {"fetch.wait.max.ms": 200}), client_id="goka-r")
+    waits = [(kind, config.get("fetch.wait.max.ms")) for kind, config in recorder.configs]
+    assert waits == [("consumer", 50)] * 4 + [("producer", None), ("consumer", None), ("consumer", None),
+                                                ("consumer", 300), ("consumer", 200)]
+
+
 def test_parse_properties() -> None:
     text = (
         "# comment\n"
