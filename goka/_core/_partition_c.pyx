@@ -8,6 +8,9 @@ exceptions and messages, and makes the per-message path cheap:
 - ``Generation``, ``TableCache``, ``Ticket``, ``BatchAck`` and ``PartitionProcessor`` are
   extension types; counters (pending units, offsets, outbox size) are C integers and the
   references between them are typed, so the bookkeeping is C field access;
+- ``process_batch`` and ``process`` read a record of the compiled consume twin
+  (``_consume_c.Record``, declared in ``_consume_c.pxd``) as C fields, other messages
+  through their methods (once each per message);
 - ``process`` calls the compiled dispatcher's ``process`` as a C function (handing it the
   message: headers are read only when the callback asks), the compiled dispatcher calls
   ``_emit`` and the table cache (``_tablecache_c.pxd``) the same way; ``emit`` appends the
@@ -32,6 +35,7 @@ from cpython.list cimport PyList_Append, PyList_Clear, PyList_GET_SIZE
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid, PyCapsule_New
 from cpython.ref cimport PyObject
 
+from goka._core._consume_c cimport Record as Consumed
 from goka._core._produce_c cimport Record, absent, new_record
 from goka._core._tablecache_c cimport Generation, TableCache
 
@@ -220,12 +224,17 @@ def process_batch(list msgs, dict partitions, on_error):
     cdef PartitionProcessor pp
     cdef PartitionProcessor last = None
     for msg in msgs:
-        _bind(msg)
-        err = _m_error(msg)
+        if type(msg) is Consumed:  # the compiled consume twin's record: C fields
+            err = (<Consumed>msg)._error
+            partition = (<Consumed>msg)._partition
+        else:
+            _bind(msg)
+            err = _m_error(msg)
+            partition = _m_partition(msg) if err is None else None
         if err is not None:
             on_error(err)
             continue
-        found = PyDict_GetItemWithError(partitions, _m_partition(msg))
+        found = PyDict_GetItemWithError(partitions, partition)
         if found is NULL:
             continue
         pp = <PartitionProcessor>found
@@ -530,9 +539,21 @@ cdef class PartitionProcessor:
     cdef int _process(self, msg) except -1:
         cdef PyObject* found
         cdef Ticket ticket
-        _bind(msg)
-        topic = _m_topic(msg)
-        offset = _m_offset(msg)
+        cdef Consumed rec
+        if type(msg) is Consumed:  # the compiled consume twin's record: C fields, no calls
+            rec = <Consumed>msg
+            topic = rec._topic
+            offset = rec._offset
+            key = rec._key
+            value = rec._value
+            ts = rec._timestamp
+        else:
+            _bind(msg)
+            topic = _m_topic(msg)
+            offset = _m_offset(msg)
+            key = _m_key(msg)
+            value = _m_value(msg)
+            ts = _m_timestamp(msg)[1]
         found = PyDict_GetItemWithError(self.open, topic)
         if found is NULL:
             ticket = Ticket(self, topic)
@@ -548,20 +569,18 @@ cdef class PartitionProcessor:
         self._offset = offset
         windows = self.windows
         if windows is not None:  # stream time: the largest record timestamp processed
-            ts = _m_timestamp(msg)[1]
             if ts is not None and ts > windows.stream_time:
                 windows.stream_time = ts
         try:
             if self._dispatch_c is not NULL:
-                self._dispatch_c(self._dispatcher_c, topic, offset, _m_key(msg), _m_value(msg),
-                                 _m_timestamp(msg)[1], msg)
+                self._dispatch_c(self._dispatcher_c, topic, offset, key, value, ts, msg)
             else:
-                self._dispatch(topic, offset, _m_key(msg), _m_value(msg), _m_timestamp(msg)[1], msg.headers)
+                self._dispatch(topic, offset, key, value, ts, msg.headers)
         except BaseException as exc:
             self.rollback()
             if self.policies is None or not isinstance(exc, Exception):
                 raise
-            handle_failure(self, topic, offset, _m_key(msg), _m_value(msg), _m_timestamp(msg)[1], msg.headers, exc)
+            handle_failure(self, topic, offset, key, value, ts, msg.headers, exc)
         finally:
             self.current = None
         ticket.offset = offset  # only after success: a failed message is never covered
