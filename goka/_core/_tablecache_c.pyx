@@ -7,7 +7,7 @@
 common case, ``set`` a journal append and two dict stores.
 """
 cimport cython
-from cpython.dict cimport PyDict_GetItemWithError
+from cpython.dict cimport PyDict_GetItemWithError, PyDict_Next
 from cpython.list cimport PyList_Append, PyList_Clear
 from cpython.ref cimport PyObject
 
@@ -23,6 +23,20 @@ cdef inline void _remember(dict values, Py_ssize_t max_cached, object key, objec
     if len(values) >= max_cached:
         values.clear()
     values[key] = value
+
+
+cdef list _puts(dict writes):
+    """The ``(key, value)`` pairs of ``writes``, or None if one is a tombstone or has an
+    empty key."""
+    cdef list puts = []
+    cdef Py_ssize_t pos = 0
+    cdef PyObject *k
+    cdef PyObject *v
+    while PyDict_Next(writes, &pos, &k, &v):
+        if <object>v is None or not <object>k:
+            return None
+        PyList_Append(puts, (<object>k, <object>v))
+    return puts
 
 
 @cython.final
@@ -129,13 +143,20 @@ cdef class TableCache:
             self.current = None
 
     def flush(self):
-        """Write every leading generation whose changelog is fully acknowledged."""
+        """Write every leading generation whose changelog is fully acknowledged (a
+        generation of puts only through the storage's ``write_puts``, see the twin)."""
         cdef Py_ssize_t written = 0
         cdef Generation gen
         sealed = self.sealed
         while sealed and (<Generation>sealed[0]).pending == 0:
             gen = sealed.popleft()
-            self.storage.write_batch(gen.writes.items(), offset=gen.offset if gen.offset >= 0 else None)
+            offset = gen.offset if gen.offset >= 0 else None
+            write_puts = getattr(self.storage, "write_puts", None)
+            puts = _puts(gen.writes) if write_puts is not None else None
+            if puts is not None:
+                write_puts(puts, offset=offset)
+            else:
+                self.storage.write_batch(gen.writes.items(), offset=offset)
             written += len(gen.writes)
         return written
 
