@@ -33,7 +33,12 @@ cimport cython
 from cpython.dict cimport PyDict_GetItemWithError
 from cpython.list cimport PyList_Append, PyList_Clear, PyList_GET_SIZE
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid, PyCapsule_New
-from cpython.ref cimport PyObject
+from cpython.ref cimport PyObject, Py_XDECREF
+
+cdef extern from "Python.h":
+    ctypedef struct PyListObject:
+        PyObject **ob_item
+    void Py_SET_SIZE(object o, Py_ssize_t size)
 
 from goka._core._consume_c cimport Record as Consumed
 from goka._core._produce_c cimport Record, absent, new_record
@@ -213,6 +218,26 @@ cdef inline int _bind(object msg) except -1:
         _m_error, _m_partition, _m_topic = tp.error, tp.partition, tp.topic
         _m_offset, _m_key, _m_value, _m_timestamp = tp.offset, tp.key, tp.value, tp.timestamp
         _msg_type = tp
+    return 0
+
+
+cdef inline int _empty(list journal) except -1:
+    """Empty a rollback journal, keeping its allocation for the next message's appends
+    (``PyList_Clear`` frees it, and the next append allocates it again). The references
+    are dropped after the list is already empty, from a copy of the pointers, so whatever
+    their release runs sees a valid empty list; a long journal is simply cleared."""
+    cdef PyObject *held[8]
+    cdef Py_ssize_t n = PyList_GET_SIZE(journal), i
+    if n == 0:
+        return 0
+    if n > 8:
+        PyList_Clear(journal)
+        return 0
+    for i in range(n):
+        held[i] = (<PyListObject*>journal).ob_item[i]
+    Py_SET_SIZE(journal, 0)
+    for i in range(n):
+        Py_XDECREF(held[i])
     return 0
 
 
@@ -562,10 +587,9 @@ cdef class PartitionProcessor:
         else:
             ticket = <Ticket>found
         self.current = ticket
-        if PyList_GET_SIZE(self._undo):
-            PyList_Clear(self._undo)
-        if self.table is not None and PyList_GET_SIZE(self.table.undo):
-            PyList_Clear(self.table.undo)
+        _empty(self._undo)
+        if self.table is not None:
+            _empty(self.table.undo)
         self._offset = offset
         windows = self.windows
         if windows is not None:  # stream time: the largest record timestamp processed
