@@ -4,7 +4,9 @@
 ``_tablecache_py`` is the specification. This twin declares its types in
 ``_tablecache_c.pxd`` so that the compiled partition processor and dispatcher call
 ``get_c``/``set_c`` directly (a C call, no bound method): ``get`` is a dict probe in the
-common case, ``set`` a journal append and two dict stores.
+common case, ``set`` a journal append and two dict stores. A new generation's dict is
+sized like the last sealed one's (up to ``PRESIZE_MAX`` entries), so a batch's writes do
+not regrow it step by step.
 """
 cimport cython
 from cpython.dict cimport PyDict_GetItemWithError, PyDict_Next
@@ -15,7 +17,20 @@ from collections import deque
 
 __all__ = ["Generation", "TableCache"]
 
+cdef extern from *:
+    """
+    /* a dict with room for n entries: _PyDict_NewPresized (CPython 3.10-3.12, which Cython
+       itself uses for dict displays); elsewhere an ordinary empty dict */
+    #if !defined(PYPY_VERSION) && PY_VERSION_HEX >= 0x030A0000 && PY_VERSION_HEX < 0x030D0000
+    #define goka_dict_presized(n) _PyDict_NewPresized(n)
+    #else
+    #define goka_dict_presized(n) PyDict_New()
+    #endif
+    """
+    dict goka_dict_presized(Py_ssize_t n)
+
 cdef object _MISSING = object()
+DEF PRESIZE_MAX = 65536  # entries a new generation's dict is sized for at most
 cdef object _deque = deque
 
 
@@ -65,6 +80,7 @@ cdef class TableCache:
         self.values = {}
         self.max_cached = max_cached
         self.undo = []
+        self.presize = 0
 
     def get(self, key):
         return self.get_c(key)
@@ -106,6 +122,10 @@ cdef class TableCache:
         cdef PyObject* found
         if current is None:
             current = self.current = Generation()
+            # sized like the last sealed generation: a batch's writes do not grow the dict
+            # step by step (each growth rehashes every entry)
+            if self.presize > 0:
+                current.writes = goka_dict_presized(self.presize)
         cdef dict writes = current.writes
         found = PyDict_GetItemWithError(writes, key)
         PyList_Append(self.undo, key)
@@ -139,6 +159,7 @@ cdef class TableCache:
         """Close the batch's generation; later writes start a new one."""
         PyList_Clear(self.undo)
         if self.current is not None:
+            self.presize = min(len(self.current.writes), PRESIZE_MAX)
             self.sealed.append(self.current)
             self.current = None
 

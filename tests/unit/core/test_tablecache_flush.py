@@ -81,3 +81,23 @@ def test_lmdb_same_contents(tablecache: ModuleType, tmp_path: Path) -> None:
         assert storage.get_offset() == 11
     finally:
         storage.close()
+
+
+def test_next_generation_holds_only_its_writes(tablecache: ModuleType) -> None:
+    """A generation after a large one (the compiled twin sizes its dict like the last
+    sealed one) holds exactly its own writes; a rolled-back first write leaves none."""
+    storage = Recorder()
+    cache = tablecache.TableCache(storage)
+    for i in range(5000):
+        cache.set(b"k%d" % i, b"v")
+    cache.seal()
+    cache.set(b"x", b"1")
+    cache.rollback()
+    assert cache.current is None and cache.get(b"x") is None
+    cache.set(b"y", b"2")
+    assert cache.current.writes == {b"y": b"2"} and len(cache.sealed[0].writes) == 5000
+    cache.seal()
+    for gen in cache.sealed:
+        gen.offset = 1
+    assert cache.flush() == 5001
+    assert [(kind, len(pairs)) for kind, pairs, _ in storage.calls] == [("puts", 5000), ("puts", 1)]
