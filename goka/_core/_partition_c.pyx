@@ -312,6 +312,7 @@ cdef class PartitionProcessor:
     cdef public object timers
     cdef public object windows
     cdef list _undo
+    cdef Py_ssize_t _table_produced  # changelog records of this batch not yet in ``produced`` (see _fold)
     cdef dict _changelog
     cdef object _offset  # the current message's offset (-1: none), as the message gave it
     cdef object _table_slot
@@ -360,6 +361,7 @@ cdef class PartitionProcessor:
         self.consumed = {t: 0 for t in graph.consumed_topics}
         self.last_offset = {}
         self.produced = {}
+        self._table_produced = 0
         self.hwm = {t: -1 for t in graph.consumed_topics}
         self._undo = []
         self.policies = policies_of(graph, on_error)
@@ -466,6 +468,9 @@ cdef class PartitionProcessor:
                 self._table_records = records
         PyList_Append(self._undo, slot)
         self.outbox_size += 1
+        if changelog:  # counted in C, added to ``produced`` by _fold (stats() adds it too)
+            self._table_produced += 1
+            return 0
         found = PyDict_GetItemWithError(self.produced, topic)
         if found is NULL:
             self.produced[topic] = 1
@@ -522,11 +527,14 @@ cdef class PartitionProcessor:
                     if records is self._table_records:
                         self._table_records = None
                 self.outbox_size -= 1
-                count = self.produced[entry[0]] - 1
-                if count:
-                    self.produced[entry[0]] = count
+                if self._table_produced > 0 and entry[0] == self.table_topic:
+                    self._table_produced -= 1  # (the current message's records are not folded yet)
                 else:
-                    del self.produced[entry[0]]
+                    count = self.produced[entry[0]] - 1
+                    if count:
+                        self.produced[entry[0]] = count
+                    else:
+                        del self.produced[entry[0]]
                 if self._changelog and self._changelog.get(record["key"]) is record:
                     del self._changelog[record["key"]]
             else:
@@ -613,8 +621,12 @@ cdef class PartitionProcessor:
 
     cdef int _fold(self) except -1:
         """Add the open tickets' message counts and last offsets to ``consumed`` and
-        ``last_offset`` (the twin updates them per message; ``stats()`` reads both the same)."""
+        ``last_offset``, and the changelog records counted since to ``produced`` (the twin
+        updates them per message; ``stats()`` reads them all the same)."""
         cdef Ticket ticket
+        if self._table_produced:
+            self.produced[self.table_topic] = self.produced.get(self.table_topic, 0) + self._table_produced
+            self._table_produced = 0
         for ticket in self.open.values():
             if ticket.count:
                 self.consumed[ticket.topic] += ticket.count
@@ -785,6 +797,10 @@ cdef class PartitionProcessor:
             if ticket.count:
                 consumed[ticket.topic] += ticket.count
                 last_offset[ticket.topic] = ticket.offset
+        produced = dict(self.produced)
+        pending = self._table_produced  # (likewise)
+        if pending:
+            produced[self.table_topic] = produced.get(self.table_topic, 0) + pending
         lag = {}
         for topic, high in self.hwm.items():
             if high >= 0:
@@ -796,7 +812,7 @@ cdef class PartitionProcessor:
             "last_offset": last_offset,
             "committable": dict(self.committable),
             "committed": dict(self.committed),
-            "produced": dict(self.produced),
+            "produced": produced,
             "skipped": dict(self.skipped),
             "dead_lettered": dict(self.dead_lettered),
             "in_flight": self.in_flight(),

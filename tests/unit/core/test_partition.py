@@ -674,12 +674,12 @@ def test_failed_message_discards_everything(partition: ModuleType) -> None:
     s = Setup(partition)
     s.storage.write_batch([(b"k", b"stored")], offset=None)
     s.run((b"a", b"s1;e1"))
-    before = ({k: list(v) for k, v in s.pp.outbox.items()}, s.pp.outbox_size, dict(s.pp.produced))
+    before = ({k: list(v) for k, v in s.pp.outbox.items()}, s.pp.outbox_size, s.pp.stats()["produced"])
     with pytest.raises(ProcessingError, match="boom"):
         s.pp.process(Msg(IN, 1, b"a", b"s2;e2;h3;l4;w;f"))
     with pytest.raises(ProcessingError, match="boom"):
         s.pp.process(Msg(IN, 2, b"k", b"d;f"))  # a delete of a stored key
-    assert ({k: list(v) for k, v in s.pp.outbox.items()}, s.pp.outbox_size, dict(s.pp.produced)) == before
+    assert ({k: list(v) for k, v in s.pp.outbox.items()}, s.pp.outbox_size, s.pp.stats()["produced"]) == before
     assert s.pp.table.current.writes == {b"a": b"1"}
     assert s.pp.table.get(b"a") == b"1" and s.pp.table.get(b"k") == b"stored"
     assert s.pp.stats()["consumed"][IN] == 1
