@@ -60,18 +60,9 @@ cdef list _headers_list(void *hdrs):
 @cython.freelist(1024)
 cdef class Record:
     """One consumed record with the methods of confluent-kafka's ``Message`` that goka
-    reads, with the same values; its headers stay in librdkafka's form until asked for."""
-
-    cdef object _topic
-    cdef object _key
-    cdef object _value
-    cdef object _error
-    cdef object _headers
-    cdef void *_c_headers
-    cdef int64_t _offset
-    cdef int64_t _timestamp
-    cdef int32_t _partition
-    cdef int _tstype
+    reads, with the same values; its headers stay in librdkafka's form until asked for.
+    Its fields are declared in ``_consume_c.pxd`` (the compiled partition processor reads
+    them directly)."""
 
     def __dealloc__(self):
         if self._c_headers is not NULL:

@@ -8,6 +8,9 @@ exceptions and messages, and makes the per-message path cheap:
 - ``Generation``, ``TableCache`` (``_tablecache_c.pxd``), ``Ticket``, ``BatchAck``
   (``_ack_c.pxd``) and ``PartitionProcessor`` are extension types; counters (pending units, offsets, outbox size) are C integers and the
   references between them are typed, so the bookkeeping is C field access;
+- ``process_batch`` and ``process`` read a record of the compiled consume twin
+  (``_consume_c.Record``, declared in ``_consume_c.pxd``) as C fields, other messages
+  through their methods (once each per message);
 - ``process`` calls the compiled dispatcher's ``process`` as a C function (handing it the
   message: headers are read only when the callback asks), the compiled dispatcher calls
   ``_emit`` and the table cache (``_tablecache_c.pxd``) the same way; ``emit`` appends the
@@ -30,9 +33,16 @@ cimport cython
 from cpython.dict cimport PyDict_GetItemWithError
 from cpython.list cimport PyList_Append, PyList_Clear, PyList_GET_SIZE
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_IsValid, PyCapsule_New
-from cpython.ref cimport PyObject
+from cpython.ref cimport PyObject, Py_XDECREF
 
 from goka._core._ack_c cimport BatchAck, Ticket, _Done
+
+cdef extern from "Python.h":
+    ctypedef struct PyListObject:
+        PyObject **ob_item
+    void Py_SET_SIZE(object o, Py_ssize_t size)
+
+from goka._core._consume_c cimport Record as Consumed
 from goka._core._produce_c cimport Record, absent, new_record
 from goka._core._tablecache_c cimport Generation, TableCache
 
@@ -84,6 +94,26 @@ cdef inline int _bind(object msg) except -1:
     return 0
 
 
+cdef inline int _empty(list journal) except -1:
+    """Empty a rollback journal, keeping its allocation for the next message's appends
+    (``PyList_Clear`` frees it, and the next append allocates it again). The references
+    are dropped after the list is already empty, from a copy of the pointers, so whatever
+    their release runs sees a valid empty list; a long journal is simply cleared."""
+    cdef PyObject *held[8]
+    cdef Py_ssize_t n = PyList_GET_SIZE(journal), i
+    if n == 0:
+        return 0
+    if n > 8:
+        PyList_Clear(journal)
+        return 0
+    for i in range(n):
+        held[i] = (<PyListObject*>journal).ob_item[i]
+    Py_SET_SIZE(journal, 0)
+    for i in range(n):
+        Py_XDECREF(held[i])
+    return 0
+
+
 def process_batch(list msgs, dict partitions, on_error):
     """Process one consumed batch (see the twin)."""
     cdef dict touched = {}
@@ -92,12 +122,17 @@ def process_batch(list msgs, dict partitions, on_error):
     cdef PartitionProcessor pp
     cdef PartitionProcessor last = None
     for msg in msgs:
-        _bind(msg)
-        err = _m_error(msg)
+        if type(msg) is Consumed:  # the compiled consume twin's record: C fields
+            err = (<Consumed>msg)._error
+            partition = (<Consumed>msg)._partition
+        else:
+            _bind(msg)
+            err = _m_error(msg)
+            partition = _m_partition(msg) if err is None else None
         if err is not None:
             on_error(err)
             continue
-        found = PyDict_GetItemWithError(partitions, _m_partition(msg))
+        found = PyDict_GetItemWithError(partitions, partition)
         if found is NULL:
             continue
         pp = <PartitionProcessor>found
@@ -150,6 +185,7 @@ cdef class PartitionProcessor:
     cdef public object timers
     cdef public object windows
     cdef list _undo
+    cdef Py_ssize_t _table_produced  # changelog records of this batch not yet in ``produced`` (see _fold)
     cdef dict _changelog
     cdef object _offset  # the current message's offset (-1: none), as the message gave it
     cdef object _table_slot
@@ -198,6 +234,7 @@ cdef class PartitionProcessor:
         self.consumed = {t: 0 for t in graph.consumed_topics}
         self.last_offset = {}
         self.produced = {}
+        self._table_produced = 0
         self.hwm = {t: -1 for t in graph.consumed_topics}
         self._undo = []
         self.policies = policies_of(graph, on_error)
@@ -304,6 +341,9 @@ cdef class PartitionProcessor:
                 self._table_records = records
         PyList_Append(self._undo, slot)
         self.outbox_size += 1
+        if changelog:  # counted in C, added to ``produced`` by _fold (stats() adds it too)
+            self._table_produced += 1
+            return 0
         found = PyDict_GetItemWithError(self.produced, topic)
         if found is NULL:
             self.produced[topic] = 1
@@ -360,11 +400,14 @@ cdef class PartitionProcessor:
                     if records is self._table_records:
                         self._table_records = None
                 self.outbox_size -= 1
-                count = self.produced[entry[0]] - 1
-                if count:
-                    self.produced[entry[0]] = count
+                if self._table_produced > 0 and entry[0] == self.table_topic:
+                    self._table_produced -= 1  # (the current message's records are not folded yet)
                 else:
-                    del self.produced[entry[0]]
+                    count = self.produced[entry[0]] - 1
+                    if count:
+                        self.produced[entry[0]] = count
+                    else:
+                        del self.produced[entry[0]]
                 if self._changelog and self._changelog.get(record["key"]) is record:
                     del self._changelog[record["key"]]
             else:
@@ -402,9 +445,21 @@ cdef class PartitionProcessor:
     cdef int _process(self, msg) except -1:
         cdef PyObject* found
         cdef Ticket ticket
-        _bind(msg)
-        topic = _m_topic(msg)
-        offset = _m_offset(msg)
+        cdef Consumed rec
+        if type(msg) is Consumed:  # the compiled consume twin's record: C fields, no calls
+            rec = <Consumed>msg
+            topic = rec._topic
+            offset = rec._offset
+            key = rec._key
+            value = rec._value
+            ts = rec._timestamp
+        else:
+            _bind(msg)
+            topic = _m_topic(msg)
+            offset = _m_offset(msg)
+            key = _m_key(msg)
+            value = _m_value(msg)
+            ts = _m_timestamp(msg)[1]
         found = PyDict_GetItemWithError(self.open, topic)
         if found is NULL:
             ticket = Ticket(self, topic)
@@ -413,27 +468,24 @@ cdef class PartitionProcessor:
         else:
             ticket = <Ticket>found
         self.current = ticket
-        if PyList_GET_SIZE(self._undo):
-            PyList_Clear(self._undo)
-        if self.table is not None and PyList_GET_SIZE(self.table.undo):
-            PyList_Clear(self.table.undo)
+        _empty(self._undo)
+        if self.table is not None:
+            _empty(self.table.undo)
         self._offset = offset
         windows = self.windows
         if windows is not None:  # stream time: the largest record timestamp processed
-            ts = _m_timestamp(msg)[1]
             if ts is not None and ts > windows.stream_time:
                 windows.stream_time = ts
         try:
             if self._dispatch_c is not NULL:
-                self._dispatch_c(self._dispatcher_c, topic, offset, _m_key(msg), _m_value(msg),
-                                 _m_timestamp(msg)[1], msg)
+                self._dispatch_c(self._dispatcher_c, topic, offset, key, value, ts, msg)
             else:
-                self._dispatch(topic, offset, _m_key(msg), _m_value(msg), _m_timestamp(msg)[1], msg.headers)
+                self._dispatch(topic, offset, key, value, ts, msg.headers)
         except BaseException as exc:
             self.rollback()
             if self.policies is None or not isinstance(exc, Exception):
                 raise
-            handle_failure(self, topic, offset, _m_key(msg), _m_value(msg), _m_timestamp(msg)[1], msg.headers, exc)
+            handle_failure(self, topic, offset, key, value, ts, msg.headers, exc)
         finally:
             self.current = None
         ticket.offset = offset  # only after success: a failed message is never covered
@@ -442,8 +494,12 @@ cdef class PartitionProcessor:
 
     cdef int _fold(self) except -1:
         """Add the open tickets' message counts and last offsets to ``consumed`` and
-        ``last_offset`` (the twin updates them per message; ``stats()`` reads both the same)."""
+        ``last_offset``, and the changelog records counted since to ``produced`` (the twin
+        updates them per message; ``stats()`` reads them all the same)."""
         cdef Ticket ticket
+        if self._table_produced:
+            self.produced[self.table_topic] = self.produced.get(self.table_topic, 0) + self._table_produced
+            self._table_produced = 0
         for ticket in self.open.values():
             if ticket.count:
                 self.consumed[ticket.topic] += ticket.count
@@ -614,6 +670,10 @@ cdef class PartitionProcessor:
             if ticket.count:
                 consumed[ticket.topic] += ticket.count
                 last_offset[ticket.topic] = ticket.offset
+        produced = dict(self.produced)
+        pending = self._table_produced  # (likewise)
+        if pending:
+            produced[self.table_topic] = produced.get(self.table_topic, 0) + pending
         lag = {}
         for topic, high in self.hwm.items():
             if high >= 0:
@@ -625,7 +685,7 @@ cdef class PartitionProcessor:
             "last_offset": last_offset,
             "committable": dict(self.committable),
             "committed": dict(self.committed),
-            "produced": dict(self.produced),
+            "produced": produced,
             "skipped": dict(self.skipped),
             "dead_lettered": dict(self.dead_lettered),
             "in_flight": self.in_flight(),

@@ -29,7 +29,7 @@ cimport cython
 
 from goka._core._rdkafka cimport goka_rdk_handle_head, goka_rdk_message_t
 
-__all__ = ["DirectProducer", "Record"]
+__all__ = ["DirectProducer", "Record", "headerless"]
 
 cdef extern from *:
     """
@@ -116,6 +116,20 @@ cdef class DirectProducer:
             return queued
         finally:
             free(msgs)
+
+
+def headerless(list records):
+    """True when no record of ``records`` has a ``headers`` entry (see the twin): a
+    ``Record``'s field read in C, a dict probed."""
+    cdef Py_ssize_t i
+    for i in range(len(records)):
+        record = records[i]
+        if type(record) is Record:
+            if (<Record>record).headers is not _ABSENT:
+                return False
+        elif "headers" in record:
+            return False
+    return True
 
 
 cdef inline object _as_bytes(object data, list keep):

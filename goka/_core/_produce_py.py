@@ -13,15 +13,25 @@ every record dict (about a tenth of a processor's time).
 :data:`Record` is the type of an outbox record: here (and in the pure partition twin) a
 plain dict. The compiled twin's ``Record`` is a small mapping with the same entries that
 the compiled partition processor builds; records of either kind are accepted here.
+
+:func:`headerless` ``(records)`` says whether no record of a list has a ``headers`` entry
+(then the processor hands the whole list over as one run, without looking at each record
+in Python); the compiled twin reads a ``Record``'s field in C.
 """
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["DirectProducer", "Record"]
+__all__ = ["DirectProducer", "Record", "headerless"]
 
 #: an outbox record (see the module docstring)
 Record = dict
+
+
+def headerless(records: list[Any]) -> bool:
+    """True when no record of ``records`` (outbox records: dicts or the compiled twin's
+    ``Record``) has a ``headers`` entry, even ``None``."""
+    return not any("headers" in record for record in records)
 
 
 class DirectProducer:

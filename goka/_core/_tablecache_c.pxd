@@ -19,6 +19,7 @@ cdef class TableCache:
     cdef public dict values
     cdef public Py_ssize_t max_cached
     cdef public list undo
+    cdef Py_ssize_t presize  # entries the next generation's dict is sized for
 
     cdef object get_c(self, object key)
     cdef int set_c(self, object key, object value) except -1

@@ -4,10 +4,12 @@
 ``_tablecache_py`` is the specification. This twin declares its types in
 ``_tablecache_c.pxd`` so that the compiled partition processor and dispatcher call
 ``get_c``/``set_c`` directly (a C call, no bound method): ``get`` is a dict probe in the
-common case, ``set`` a journal append and two dict stores.
+common case, ``set`` a journal append and two dict stores. A new generation's dict is
+sized like the last sealed one's (up to ``PRESIZE_MAX`` entries), so a batch's writes do
+not regrow it step by step.
 """
 cimport cython
-from cpython.dict cimport PyDict_GetItemWithError
+from cpython.dict cimport PyDict_GetItemWithError, PyDict_Next
 from cpython.list cimport PyList_Append, PyList_Clear
 from cpython.ref cimport PyObject
 
@@ -15,7 +17,20 @@ from collections import deque
 
 __all__ = ["Generation", "TableCache"]
 
+cdef extern from *:
+    """
+    /* a dict with room for n entries: _PyDict_NewPresized (CPython 3.10-3.12, which Cython
+       itself uses for dict displays); elsewhere an ordinary empty dict */
+    #if !defined(PYPY_VERSION) && PY_VERSION_HEX >= 0x030A0000 && PY_VERSION_HEX < 0x030D0000
+    #define goka_dict_presized(n) _PyDict_NewPresized(n)
+    #else
+    #define goka_dict_presized(n) PyDict_New()
+    #endif
+    """
+    dict goka_dict_presized(Py_ssize_t n)
+
 cdef object _MISSING = object()
+DEF PRESIZE_MAX = 65536  # entries a new generation's dict is sized for at most
 cdef object _deque = deque
 
 
@@ -23,6 +38,20 @@ cdef inline void _remember(dict values, Py_ssize_t max_cached, object key, objec
     if len(values) >= max_cached:
         values.clear()
     values[key] = value
+
+
+cdef list _puts(dict writes):
+    """The ``(key, value)`` pairs of ``writes``, or None if one is a tombstone or has an
+    empty key."""
+    cdef list puts = []
+    cdef Py_ssize_t pos = 0
+    cdef PyObject *k
+    cdef PyObject *v
+    while PyDict_Next(writes, &pos, &k, &v):
+        if <object>v is None or not <object>k:
+            return None
+        PyList_Append(puts, (<object>k, <object>v))
+    return puts
 
 
 @cython.final
@@ -51,6 +80,7 @@ cdef class TableCache:
         self.values = {}
         self.max_cached = max_cached
         self.undo = []
+        self.presize = 0
 
     def get(self, key):
         return self.get_c(key)
@@ -92,6 +122,10 @@ cdef class TableCache:
         cdef PyObject* found
         if current is None:
             current = self.current = Generation()
+            # sized like the last sealed generation: a batch's writes do not grow the dict
+            # step by step (each growth rehashes every entry)
+            if self.presize > 0:
+                current.writes = goka_dict_presized(self.presize)
         cdef dict writes = current.writes
         found = PyDict_GetItemWithError(writes, key)
         PyList_Append(self.undo, key)
@@ -125,17 +159,25 @@ cdef class TableCache:
         """Close the batch's generation; later writes start a new one."""
         PyList_Clear(self.undo)
         if self.current is not None:
+            self.presize = min(len(self.current.writes), PRESIZE_MAX)
             self.sealed.append(self.current)
             self.current = None
 
     def flush(self):
-        """Write every leading generation whose changelog is fully acknowledged."""
+        """Write every leading generation whose changelog is fully acknowledged (a
+        generation of puts only through the storage's ``write_puts``, see the twin)."""
         cdef Py_ssize_t written = 0
         cdef Generation gen
         sealed = self.sealed
         while sealed and (<Generation>sealed[0]).pending == 0:
             gen = sealed.popleft()
-            self.storage.write_batch(gen.writes.items(), offset=gen.offset if gen.offset >= 0 else None)
+            offset = gen.offset if gen.offset >= 0 else None
+            write_puts = getattr(self.storage, "write_puts", None)
+            puts = _puts(gen.writes) if write_puts is not None else None
+            if puts is not None:
+                write_puts(puts, offset=offset)
+            else:
+                self.storage.write_batch(gen.writes.items(), offset=offset)
             written += len(gen.writes)
         return written
 

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 
 from goka._core import load
 
-__all__ = ["DirectProducer"]
+__all__ = ["DirectProducer", "headerless"]
 
 if TYPE_CHECKING:
-    from goka._core._produce_py import DirectProducer
+    from goka._core._produce_py import DirectProducer, headerless
 else:
     DirectProducer = load("produce").DirectProducer
+    headerless = load("produce").headerless

@@ -47,6 +47,7 @@ from goka.runtime.group_errors import group_error
 from goka.runtime.latency import LatencyHistogram
 from goka.options import Offset
 from goka._core.partition import PartitionProcessor, process_batch
+from goka._core.produce import headerless
 from goka.runtime.table import PartitionTable, TableReader
 from goka.runtime.joining import JoinWatch
 from goka.storage import Storage, default_path
@@ -452,6 +453,9 @@ class KafkaProcessor:
         inside the record dicts). Without it, only a run's last record may carry a
         callback: the rest goes through :class:`goka._core.produce.DirectProducer`, the
         last record through ``produce``."""
+        if headerless(records):  # the common case: one run, no look at each record here
+            self._produce_run(topic, partition, records, on_delivery)
+            return
         run: list[dict[str, Any]] = []
         for record in records:
             if "headers" in record:

@@ -674,12 +674,12 @@ def test_failed_message_discards_everything(partition: ModuleType) -> None:
     s = Setup(partition)
     s.storage.write_batch([(b"k", b"stored")], offset=None)
     s.run((b"a", b"s1;e1"))
-    before = ({k: list(v) for k, v in s.pp.outbox.items()}, s.pp.outbox_size, dict(s.pp.produced))
+    before = ({k: list(v) for k, v in s.pp.outbox.items()}, s.pp.outbox_size, s.pp.stats()["produced"])
     with pytest.raises(ProcessingError, match="boom"):
         s.pp.process(Msg(IN, 1, b"a", b"s2;e2;h3;l4;w;f"))
     with pytest.raises(ProcessingError, match="boom"):
         s.pp.process(Msg(IN, 2, b"k", b"d;f"))  # a delete of a stored key
-    assert ({k: list(v) for k, v in s.pp.outbox.items()}, s.pp.outbox_size, dict(s.pp.produced)) == before
+    assert ({k: list(v) for k, v in s.pp.outbox.items()}, s.pp.outbox_size, s.pp.stats()["produced"]) == before
     assert s.pp.table.current.writes == {b"a": b"1"}
     assert s.pp.table.get(b"a") == b"1" and s.pp.table.get(b"k") == b"stored"
     assert s.pp.stats()["consumed"][IN] == 1
@@ -693,6 +693,32 @@ def test_failed_message_discards_everything(partition: ModuleType) -> None:
     assert s.failures == []
     assert s.table() == {b"a": b"1", b"k": b"stored"}
     assert [(t, r["value"]) for t, _, r, _ in s.producer.delivered] == [(TABLE, b"1"), (OUT, b"1")]
+
+
+def test_failed_message_after_long_and_short_journals(partition: ModuleType) -> None:
+    """A failed message undoes exactly its own effects, whatever the journals of the
+    messages before it held (the compiled twin empties a short journal keeping its
+    allocation, a long one by clearing it)."""
+    s = Setup(partition)
+    long = ";".join(["s1"] + [f"e{i}" for i in range(12)] + ["w"])  # 14 undo entries
+    s.run((b"a", long.encode()))
+    with pytest.raises(ProcessingError, match="boom"):
+        s.pp.process(Msg(IN, 1, b"a", b"s2;e20;w;f"))
+    s.pp.process(Msg(IN, 2, b"b", b"s3;e30"))  # a short journal
+    with pytest.raises(ProcessingError, match="boom"):
+        s.pp.process(Msg(IN, 3, b"b", ";".join(["s4"] + [f"e{i}" for i in range(40, 52)] + ["f"]).encode()))
+    s.pp.process(Msg(IN, 4, b"c", b"s5"))
+    with pytest.raises(ProcessingError, match="boom"):
+        s.pp.process(Msg(IN, 5, b"c", b"d;f"))
+    assert s.pp.table.current.writes == {b"a": b"1", b"b": b"3", b"c": b"5"}
+    assert s.pp.outbox_size == 1 + 12 + 2 + 1 and s.pp.stats()["produced"] == {TABLE: 3, OUT: 13}
+    s.pp.end_batch()
+    s.producer.deliver()
+    DONES[0]()
+    assert s.pp.advance() == {IN: 5} and s.pp.in_flight() == 0
+    assert s.table() == {b"a": b"1", b"b": b"3", b"c": b"5"}
+    assert [r["value"] for t, _, r, _ in s.producer.delivered if t == OUT] == \
+        [b"%d" % i for i in range(12)] + [b"30"]
 
 
 def test_failed_first_write_drops_the_generation(partition: ModuleType) -> None:

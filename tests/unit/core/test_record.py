@@ -49,3 +49,19 @@ def test_compiled_record_refuses_other_entries(produce: ModuleType) -> None:
     assert r.get("other") is None and "other" not in r
     with pytest.raises(TypeError):
         hash(r)
+
+
+def test_headerless(produce: ModuleType) -> None:
+    """``headerless(records)``: no record of the list has a ``headers`` entry (even None),
+    for the twin's records and for dicts alike; the processor then hands the list over as
+    one run."""
+    plain = [produce.Record(key=b"k%d" % i, value=b"v", offset=i) for i in range(3)]
+    assert produce.headerless([]) and produce.headerless(plain)
+    assert produce.headerless(plain + [{"key": b"d", "value": None, "offset": -1, "callback": print}])
+    assert not produce.headerless(plain + [{"key": b"d", "value": b"v", "offset": -1, "headers": None}])
+    with_headers = produce.Record(key=b"h", value=b"v", offset=9)
+    with_headers["headers"] = []  # present, even empty
+    assert not produce.headerless([with_headers] + plain)
+    assert not produce.headerless(plain[:1] + [with_headers] + plain[1:])
+    del with_headers["headers"]
+    assert produce.headerless([with_headers] + plain)
