@@ -15,6 +15,8 @@ from cpython.ref cimport PyObject
 
 from collections import deque
 
+from goka.storage import puts_writer
+
 __all__ = ["Generation", "TableCache"]
 
 cdef extern from *:
@@ -172,7 +174,7 @@ cdef class TableCache:
         while sealed and (<Generation>sealed[0]).pending == 0:
             gen = sealed.popleft()
             offset = gen.offset if gen.offset >= 0 else None
-            write_puts = getattr(self.storage, "write_puts", None)
+            write_puts = puts_writer(self.storage)
             puts = _puts(gen.writes) if write_puts is not None else None
             if puts is not None:
                 write_puts(puts, offset=offset)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from goka.storage import Storage
+from goka.storage import Storage, puts_writer
 
 __all__ = ["Generation", "TableCache"]
 
@@ -123,14 +123,15 @@ class TableCache:
     def flush(self) -> int:
         """Write every leading generation whose changelog is fully acknowledged. A
         generation of puts only (no tombstone, no empty key) goes to the storage's
-        ``write_puts`` where it has one (LMDB: the pairs as they are, the keys being
+        ``write_puts`` where it is the puts-only form of its ``write_batch``
+        (:func:`goka.storage.puts_writer`; LMDB: the pairs as they are, the keys being
         unique already), else to ``write_batch``; the storage ends up the same."""
         written = 0
         sealed = self.sealed
         while sealed and sealed[0].pending == 0:
             gen = sealed.popleft()
             offset = gen.offset if gen.offset >= 0 else None
-            write_puts = getattr(self.storage, "write_puts", None)
+            write_puts = puts_writer(self.storage)
             if write_puts is not None and all(v is not None and k for k, v in gen.writes.items()):
                 write_puts(list(gen.writes.items()), offset=offset)
             else:

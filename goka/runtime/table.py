@@ -28,7 +28,7 @@ from goka._kafka.clients import (
     reader_consumer,
     table_queues,
 )
-from goka.storage import Storage
+from goka.storage import Storage, puts_writer
 
 __all__ = ["PartitionTable", "TableReader", "UpdateContext", "UpdateCallback"]
 
@@ -55,17 +55,6 @@ class UpdateContext:
 UpdateCallback = Callable[[UpdateContext, Storage, bytes, "bytes | None"], None]
 
 
-def _puts_writer(storage: Storage) -> Callable[..., None] | None:
-    """``storage.write_puts`` where it is the puts-only form of the same class's
-    ``write_batch`` (``LMDBStorage``; not a subclass that changes ``write_batch``)."""
-    cls = type(storage)
-    owner = {name: next((c for c in cls.__mro__ if name in vars(c)), None)
-             for name in ("write_puts", "write_batch")}
-    if owner["write_puts"] is None or owner["write_puts"] is not owner["write_batch"]:
-        return None
-    return storage.write_puts  # type: ignore[attr-defined, no-any-return]
-
-
 class PartitionTable:
     """One partition of a table topic held in ``storage``."""
 
@@ -80,7 +69,7 @@ class PartitionTable:
         self.records = 0
         self.start_offset = -1
         self.hwm = -1
-        self._puts: tuple[Storage, Callable[..., None] | None] = (storage, _puts_writer(storage))
+        self._puts: tuple[Storage, Callable[..., None] | None] = (storage, puts_writer(storage))
 
     def __repr__(self) -> str:
         return f"<PartitionTable {self.topic}/{self.partition} {self.state}>"
@@ -114,7 +103,7 @@ class PartitionTable:
         write_puts = None
         if plain:
             if self._puts[0] is not storage:
-                self._puts = (storage, _puts_writer(storage))
+                self._puts = (storage, puts_writer(storage))
             write_puts = self._puts[1]
         if plain and write_puts is not None:
             write_puts(pairs, offset=last)

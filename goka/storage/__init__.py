@@ -8,10 +8,30 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Storage", "StorageBuilder", "default_path"]
+__all__ = ["Storage", "StorageBuilder", "default_path", "puts_writer"]
+
+
+def puts_writer(storage: Any) -> Callable[..., None] | None:
+    """``storage.write_puts`` where it is the puts-only form of the same class's
+    ``write_batch`` (``LMDBStorage``), else None: a storage without it, or a subclass that
+    changes ``write_batch`` (its ``write_batch`` must see every write), takes
+    ``write_batch``. ``write_puts(pairs, offset=None)`` applies ``(key, value)`` pairs of
+    non-empty keys and non-``None`` values in order, as ``write_batch`` would.
+
+    Parameters
+    ----------
+    storage : Storage
+        The store a table's writes go to.
+    """
+    cls = type(storage)
+    owner = {name: next((c for c in cls.__mro__ if name in vars(c)), None)
+             for name in ("write_puts", "write_batch")}
+    if owner["write_puts"] is None or owner["write_puts"] is not owner["write_batch"]:
+        return None
+    return storage.write_puts  # type: ignore[no-any-return]
 
 
 def default_path(kind: str, name: str) -> str:

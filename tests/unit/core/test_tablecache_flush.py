@@ -19,19 +19,27 @@ def tablecache(request: pytest.FixtureRequest) -> ModuleType:
     return import_twin("tablecache", request.param)
 
 
-class Recorder:
-    """A storage that records how it was written."""
+class BatchRecorder:
+    """A storage that records how it was written, without ``write_puts``."""
 
-    def __init__(self, puts: bool = True) -> None:
+    def __init__(self) -> None:
         self.calls: list[tuple[str, list[tuple[bytes, Any]], Any]] = []
-        if puts:
-            self.write_puts = lambda pairs, offset=None: self.calls.append(("puts", list(pairs), offset))
 
     def get(self, key: bytes) -> None:
         return None
 
     def write_batch(self, writes: Any, offset: Any = None) -> None:
         self.calls.append(("batch", list(writes), offset))
+
+
+class Recorder(BatchRecorder):
+    """... with ``write_puts`` as the puts-only form of its own ``write_batch``."""
+
+    def write_batch(self, writes: Any, offset: Any = None) -> None:
+        super().write_batch(writes, offset)
+
+    def write_puts(self, pairs: Any, offset: Any = None) -> None:
+        self.calls.append(("puts", list(pairs), offset))
 
 
 def _flush_one(tablecache: ModuleType, storage: Any, writes: list[tuple[bytes, bytes | None]],
@@ -64,9 +72,31 @@ def test_tombstones_and_empty_keys_go_to_write_batch(tablecache: ModuleType, wri
 
 
 def test_storage_without_write_puts(tablecache: ModuleType) -> None:
-    storage = Recorder(puts=False)
+    storage = BatchRecorder()
     _flush_one(tablecache, storage, [(b"a", b"1")], 2)
     assert storage.calls == [("batch", [(b"a", b"1")], 2)]
+
+
+def test_subclass_changing_write_batch_sees_every_write(tablecache: ModuleType, tmp_path: Path) -> None:
+    """An LMDB store subclass that overrides ``write_batch`` (auditing, say) is not
+    bypassed by the puts-only path: its ``write_batch`` gets the generation."""
+    from goka.storage.lmdb import LMDBStorage
+
+    seen: list[list[tuple[bytes, Any]]] = []
+
+    class Audited(LMDBStorage):
+        def write_batch(self, writes: Any, offset: int | None = None) -> None:
+            writes = list(writes)
+            seen.append(writes)
+            super().write_batch(writes, offset)
+
+    storage = Audited(tmp_path / "t.0", topic="t", partition=0)
+    try:
+        _flush_one(tablecache, storage, [(b"a", b"1"), (b"b", b"2")], 5)
+        assert seen == [[(b"a", b"1"), (b"b", b"2")]]
+        assert dict(storage.items()) == {b"a": b"1", b"b": b"2"} and storage.get_offset() == 5
+    finally:
+        storage.close()
 
 
 def test_lmdb_same_contents(tablecache: ModuleType, tmp_path: Path) -> None:
