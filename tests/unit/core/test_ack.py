@@ -43,25 +43,7 @@ class Owner:
         return None if offset < 0 else ("in", self.partition, offset)
 
 
-class Report:
-    def __init__(self, topic: str, offset: int, partition: int = 0, key: bytes | None = None,
-                 value: bytes | None = None) -> None:
-        self._topic, self._offset, self._partition, self._key, self._value = topic, offset, partition, key, value
-
-    def topic(self) -> str:
-        return self._topic
-
-    def offset(self) -> int:
-        return self._offset
-
-    def partition(self) -> int:
-        return self._partition
-
-    def key(self) -> bytes | None:
-        return self._key
-
-    def value(self) -> bytes | None:
-        return self._value
+Report = _tp.Delivered  # a delivery report: topic, offset, partition, key, value
 
 
 class Err:
