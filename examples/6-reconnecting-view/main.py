@@ -32,12 +32,16 @@ def observe_states(view: goka.View, stop: threading.Event, interval: float = 0.0
     """Log every change of ``view.state`` (goka has no state-change subscription; poll)."""
     last = None
     while True:
+        # ``stop`` is set once the view has stopped: read it before the state, so the turn
+        # that sees it set also sees (and logs) the final state
+        stopping = stop.is_set()
         state = view.state
         if state != last:
             log.info("View is in state: %s", state)
             last = state
-        if state == "stopped" or stop.wait(interval):
+        if state == "stopped" or stopping:
             return
+        stop.wait(interval)
 
 
 def outage(cluster: goka.EmbeddedCluster, view: goka.View, seconds: float) -> None:
