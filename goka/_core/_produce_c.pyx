@@ -148,14 +148,18 @@ cdef object absent():
     return _ABSENT
 
 
-cdef Record new_record(object key, object value, object offset):
-    cdef Record r = Record.__new__(Record)
+cdef inline void _fill(Record r, object key, object value, object offset):
     r.key = key
     r.value = value
     r.offset = offset
     r.topic = _ABSENT
     r.headers = _ABSENT
     r.error = _ABSENT
+
+
+cdef Record new_record(object key, object value, object offset):
+    cdef Record r = Record.__new__(Record)
+    _fill(r, key, value, offset)
     return r
 
 
@@ -167,12 +171,7 @@ cdef class Record:
     module docstring). Entries other than those are refused (``KeyError``)."""
 
     def __init__(self, key=None, value=None, offset=-1):
-        self.key = key
-        self.value = value
-        self.offset = offset
-        self.topic = _ABSENT
-        self.headers = _ABSENT
-        self.error = _ABSENT
+        _fill(self, key, value, offset)
 
     cdef dict as_dict(self):
         entries = {"key": self.key, "value": self.value, "offset": self.offset}

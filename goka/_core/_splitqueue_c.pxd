@@ -19,3 +19,5 @@ cdef class SplitQueues:
     cdef int _open(self, object consumer, object functions, bint watch_main) except -1
     cdef void _release(self, void *q, bint discard)
     cdef _clear_wake(self)
+    cdef int _drop_queues(self) except -1
+    cdef int _close_pipe(self) except -1

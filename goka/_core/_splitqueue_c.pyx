@@ -112,7 +112,9 @@ cdef class SplitQueues:
         except BlockingIOError:
             pass
 
-    def close(self):
+    cdef int _drop_queues(self) except -1:
+        """Release every split queue and the consumer queue's wake-ups (the consumer's
+        client must still exist)."""
         queues, self.queues = self.queues, {}
         for address, _ in queues.values():
             self._release(<void*><uintptr_t>address, False)
@@ -120,10 +122,18 @@ cdef class SplitQueues:
             self.api.io_event(self.main, -1, NULL, 0)
             self.api.queue_destroy(self.main)  # before the consumer closes (rdkafka.h)
             self.main = NULL
+        return 0
+
+    cdef int _close_pipe(self) except -1:
         if self.rfd >= 0:
             os.close(self.rfd)
             os.close(self.wfd)
             self.rfd = self.wfd = -1
+        return 0
+
+    def close(self):
+        self._drop_queues()
+        self._close_pipe()
 
     def __dealloc__(self):
         # close() is the way out. A dropped object releases its queues only while the
@@ -132,13 +142,7 @@ cdef class SplitQueues:
         if (self.queues or self.main is not NULL) and self.consumer is not None:
             rk = (<goka_rdk_handle_head*><PyObject*>self.consumer).rk
         if rk is not NULL and rk == self.rk:
-            for address, _ in self.queues.values():
-                self._release(<void*><uintptr_t>address, False)
-            if self.main is not NULL:
-                self.api.io_event(self.main, -1, NULL, 0)
-                self.api.queue_destroy(self.main)
+            self._drop_queues()
         self.queues = {}
         self.main = NULL
-        if self.rfd >= 0:
-            os.close(self.rfd)
-            os.close(self.wfd)
+        self._close_pipe()
